@@ -1,0 +1,289 @@
+#include "service_actor.hpp"
+
+#include <typeinfo>
+
+namespace mode::detail {
+
+// -- errors ---------------------------------------------------------------------------------
+
+caf::error make_crash_error(const std::string& reason_text) {
+  return caf::error{static_cast<std::uint8_t>(errc::crashed), error_category,
+                    caf::make_message(reason_text)};
+}
+
+std::string error_text(const caf::error& err) {
+  if (err.category() == error_category && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return caf::to_string(err);
+}
+
+std::exception_ptr to_exception(const caf::error& err) {
+  return std::make_exception_ptr(ServiceCrashed{error_text(err)});
+}
+
+// -- relay ------------------------------------------------------------------------------------
+
+namespace {
+
+// Forwards (wake|timeout, id) to a sleeper that it knows only by a weak address, so a
+// pending delayed message never keeps a stopped service alive.
+caf::behavior relay_impl(caf::event_based_actor*) {
+  return {
+      [](relay_atom, const caf::actor_addr& target, wake_atom, std::uint64_t id) {
+        if (auto dest = caf::actor_cast<caf::actor>(target))
+          caf::anon_send(dest, wake_atom::value, id);
+      },
+      [](relay_atom, const caf::actor_addr& target, timeout_atom, std::uint64_t id) {
+        if (auto dest = caf::actor_cast<caf::actor>(target))
+          caf::anon_send(dest, timeout_atom::value, id);
+      },
+  };
+}
+
+std::mutex relay_mtx;
+std::unordered_map<caf::actor_system*, caf::actor_addr> relays;
+
+}  // namespace
+
+caf::actor timer_relay(caf::actor_system& sys) {
+  std::lock_guard<std::mutex> guard{relay_mtx};
+  auto& addr = relays[&sys];
+  if (auto existing = caf::actor_cast<caf::actor>(addr);
+      existing && &existing->home_system() == &sys)
+    return existing;
+  // Hidden: CAF's shutdown does not wait for it. Services hold it strongly; it dies with
+  // the last of them once its pending timers fired.
+  auto relay = sys.spawn<caf::hidden>(relay_impl);
+  addr = relay.address();
+  return relay;
+}
+
+// -- service_actor ---------------------------------------------------------------------------
+
+namespace {
+
+thread_local service_actor* tls_actor = nullptr;
+
+class actor_scope {
+ public:
+  explicit actor_scope(service_actor* self) noexcept : previous_(std::exchange(tls_actor, self)) {}
+  actor_scope(const actor_scope&) = delete;
+  actor_scope& operator=(const actor_scope&) = delete;
+  ~actor_scope() { tls_actor = previous_; }
+
+ private:
+  service_actor* previous_;
+};
+
+}  // namespace
+
+service_actor* running_actor() noexcept {
+  if (tls_actor != nullptr) return tls_actor;
+  if (auto* host = running_host()) return dynamic_cast<service_actor*>(&host->driver());
+  return nullptr;
+}
+
+service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc)
+    : caf::event_based_actor(cfg), svc_(std::move(svc)), host_(*this) {
+  relay_ = timer_relay(home_system());
+}
+
+service_actor::~service_actor() = default;
+
+caf::behavior service_actor::make_behavior() {
+  {
+    auto& b = *svc_->binding_;
+    std::lock_guard<std::mutex> guard{b.mtx};
+    b.self = this;
+  }
+  // CAF's default handler drops the exception's text: keep it as the exit reason.
+  set_exception_handler([this](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+    return make_crash_error(svc_->label() + " <- " + describe_exception(eptr));
+  });
+  set_exit_handler([this](caf::exit_msg& msg) {
+    actor_scope scope{this};
+    if (!msg.reason || msg.reason == caf::exit_reason::unreachable || exiting_) return;
+    // A linked child crashed with no supervisor in charge, or the parent died: the crash
+    // takes this service down too, and travels on through this actor's own exit.
+    svc_->crash(to_exception(msg.reason));
+  });
+  set_down_handler([](caf::down_msg&) {
+    // Monitors are installed by supervisors, which handle their own down messages.
+  });
+  return {
+      [this](start_atom, bool maybe) -> caf::result<void> {
+        // maybe: mode's maybe_start, as a parent or supervisor asks it: a running service
+        // is left alone, a finished one is reset first.
+        actor_scope scope{this};
+        if (maybe && svc_->started_) {
+          if (!svc_->should_stop()) return caf::unit;
+          if (!finished()) return make_crash_error(svc_->label() + " <- still stopping");
+          svc_->service_reset();
+        }
+        auto rp = make_response_promise();
+        run_lifecycle(svc_->start(), "Service.start", rp);
+        return caf::delegated<void>{};
+      },
+      [this](stop_atom) -> caf::result<void> {
+        actor_scope scope{this};
+        auto rp = make_response_promise();
+        run_lifecycle(svc_->stop(), "Service.stop", rp);
+        return caf::delegated<void>{};
+      },
+      [this](restart_atom) -> caf::result<void> {
+        actor_scope scope{this};
+        auto rp = make_response_promise();
+        run_lifecycle(svc_->restart(), "Service.restart", rp);
+        return caf::delegated<void>{};
+      },
+      [this](crash_atom, const std::string& reason) {
+        actor_scope scope{this};
+        svc_->crash(std::make_exception_ptr(ServiceCrashed{reason}));
+      },
+      [this](state_atom) { return static_cast<std::int32_t>(svc_->state()); },
+      [this](stopped_atom) -> caf::result<void> {
+        if (finished() || !svc_->started_) return caf::unit;
+        stopped_waiters_.push_back(make_response_promise());
+        return caf::delegated<void>{};
+      },
+      [this](traces_atom) { return svc_->human_tracebacks(); },
+      [this](wake_atom, std::uint64_t id) {
+        actor_scope scope{this};
+        host_.resume(id, wake_reason::fired);
+      },
+      [this](timeout_atom, std::uint64_t id) {
+        actor_scope scope{this};
+        host_.resume(id, wake_reason::timed_out);
+      },
+      [this](begin_atom, std::uint64_t id) {
+        actor_scope scope{this};
+        host_.begin(id);
+      },
+  };
+}
+
+void service_actor::on_exit() {
+  // CAF drops pending response handlers without calling them: the frames waiting on
+  // them are ours to destroy, and none of them may resume after this.
+  actor_scope scope{this};
+  host_.destroy_all();
+  for (auto& rp : stopped_waiters_) rp.deliver(caf::unit);
+  stopped_waiters_.clear();
+  auto& b = *svc_->binding_;
+  std::lock_guard<std::mutex> guard{b.mtx};
+  b.self = nullptr;
+  b.children.clear();
+  relay_ = nullptr;
+}
+
+void service_actor::post_wake(std::uint64_t id) {
+  send(this, wake_atom::value, id);
+}
+
+void service_actor::schedule_timeout(std::uint64_t id, std::chrono::nanoseconds delay) {
+  delayed_send(relay_, delay, relay_atom::value, address(), timeout_atom::value, id);
+}
+
+void service_actor::post_begin(std::uint64_t id) {
+  send(this, begin_atom::value, id);
+}
+
+void service_actor::on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error) {
+  svc_->on_task_done(id, is_future, std::move(error));
+}
+
+void service_actor::keep_alive(bool on) {
+  if (on)
+    keep_alive_ = caf::actor_cast<caf::strong_actor_ptr>(this);
+  else
+    keep_alive_ = nullptr;
+}
+
+namespace {
+
+task<void> lifecycle_step(task<void> step, caf::response_promise rp, std::string label) {
+  std::exception_ptr error;
+  try {
+    co_await std::move(step);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error)
+    rp.deliver(make_crash_error(label + " <- " + describe_exception(error)));
+  else
+    rp.deliver(caf::unit);
+}
+
+}  // namespace
+
+void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
+  host_.launch(lifecycle_step(std::move(step), std::move(rp), svc_->label()), name, false);
+}
+
+void service_actor::exit_crashed() {
+  if (exiting_) return;
+  exiting_ = true;
+  std::string reason = svc_->label() + " <- ";
+  reason += svc_->crash_reason_ ? describe_exception(svc_->crash_reason_) : "crashed";
+  keep_alive(false);
+  notify_stopped();
+  quit(make_crash_error(reason));
+}
+
+void service_actor::notify_stopped() {
+  for (auto& rp : stopped_waiters_) rp.deliver(caf::unit);
+  stopped_waiters_.clear();
+}
+
+// -- request_awaiter --------------------------------------------------------------------------
+
+request_awaiter::request_awaiter(service_actor* self, caf::actor dest, caf::message msg,
+                                 const char* what, std::source_location where)
+    : wait_awaiter(self != nullptr ? &self->host() : nullptr, std::nullopt, false, false, what,
+                   where),
+      self_(self),
+      dest_(std::move(dest)),
+      msg_(std::move(msg)) {
+  node_.context = this;
+}
+
+void request_awaiter::on_registered(std::uint64_t id) {
+  auto* host = host_;
+  self_->request(dest_, caf::infinite, std::move(msg_))
+      .then(
+          [host, id]() {
+            if (host->find(id) != nullptr) host->resume(id, wake_reason::fired);
+          },
+          [host, id](caf::error& err) {
+            if (auto* node = host->find(id)) {
+              static_cast<request_awaiter*>(node->context)->error_ = std::move(err);
+              host->resume(id, wake_reason::fired);
+            }
+          });
+}
+
+caf::message request_awaiter::await_resume() {
+  wait_awaiter::await_resume();
+  if (error_) std::rethrow_exception(to_exception(error_));
+  return std::move(result_);
+}
+
+// -- spawning -----------------------------------------------------------------------------------
+
+bool service_actor::finished() const noexcept {
+  return exiting_ || svc_->shutdown_;
+}
+
+caf::actor service_actor::spawn(caf::actor_system& sys, std::shared_ptr<Service> svc, int depth,
+                                std::weak_ptr<Service> parent) {
+  svc->depth_ = depth;
+  svc->parent_ = std::move(parent);
+  auto& b = *svc->binding_;
+  auto hdl = sys.spawn<service_actor>(svc);
+  std::lock_guard<std::mutex> guard{b.mtx};
+  b.system = &sys;
+  b.actor = hdl.address();
+  return hdl;
+}
+
+}  // namespace mode::detail

@@ -1,0 +1,137 @@
+// The CAF actor that hosts one Service, and the messages it understands.
+// Private to the library: nothing outside actors/ talks to these types.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "mode/detail/coro_host.hpp"
+#include "mode/service.hpp"
+
+namespace mode::detail {
+
+// -- messages ---------------------------------------------------------------------------
+
+using start_atom = caf::atom_constant<caf::atom("m_start")>;
+using stop_atom = caf::atom_constant<caf::atom("m_stop")>;
+using restart_atom = caf::atom_constant<caf::atom("m_restart")>;
+using crash_atom = caf::atom_constant<caf::atom("m_crash")>;
+using state_atom = caf::atom_constant<caf::atom("m_state")>;
+using stopped_atom = caf::atom_constant<caf::atom("m_stopped")>;
+using wake_atom = caf::atom_constant<caf::atom("m_wake")>;
+using timeout_atom = caf::atom_constant<caf::atom("m_timeout")>;
+using begin_atom = caf::atom_constant<caf::atom("m_begin")>;
+using traces_atom = caf::atom_constant<caf::atom("m_traces")>;
+using relay_atom = caf::atom_constant<caf::atom("m_relay")>;
+
+/// The error category of mode's exit reasons.
+constexpr caf::atom_value error_category = caf::atom("mode");
+
+/// Error codes in error_category.
+enum class errc : std::uint8_t {
+  crashed = 1,  ///< the service crashed; the context holds the reason text
+};
+
+/// An exit reason that carries a crash: `mode::crashed(<reason>)`.
+caf::error make_crash_error(const std::string& reason_text);
+
+/// The reason text of a crash error, or CAF's rendering of any other error.
+std::string error_text(const caf::error& err);
+
+/// Turns a failed request's error back into an exception to rethrow.
+std::exception_ptr to_exception(const caf::error& err);
+
+// -- binding of a Service to its actor ----------------------------------------------------
+
+/// What a Service knows of the actor hosting it. The actor and its handles may read
+/// it from different threads, hence the mutex.
+struct service_binding {
+  mutable std::mutex mtx;
+  caf::actor_system* system = nullptr;
+  caf::actor_addr actor;  ///< weak: the actor owns the Service, not the other way
+  /// The hosting actor; valid, and touched, only on that actor.
+  class service_actor* self = nullptr;
+  /// Strong references to the children's actors (touched only on this actor).
+  std::unordered_map<const Service*, caf::actor> children;
+
+  caf::actor get() const {
+    std::lock_guard<std::mutex> guard{mtx};
+    return caf::actor_cast<caf::actor>(actor);
+  }
+};
+
+/// Returns the system-wide relay that delivers delayed wake-ups without holding the
+/// sleeper alive (delayed_send holds a strong reference to its target until it fires).
+caf::actor timer_relay(caf::actor_system& sys);
+
+/// The actor that runs one Service.
+class service_actor : public caf::event_based_actor, public host_driver {
+ public:
+  service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc);
+  ~service_actor() override;
+
+  caf::behavior make_behavior() override;
+  void on_exit() override;
+
+  // -- host_driver ------------------------------------------------------------------------
+  void post_wake(std::uint64_t id) override;
+  void schedule_timeout(std::uint64_t id, std::chrono::nanoseconds delay) override;
+  void post_begin(std::uint64_t id) override;
+  void on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error) override;
+
+  // -- used by Service ----------------------------------------------------------------------
+  coro_host& host() noexcept { return host_; }
+  Service& service() noexcept { return *svc_; }
+  /// Keeps this actor alive while the service runs (released when it stops).
+  void keep_alive(bool on);
+  /// Runs a lifecycle step as a root task and answers `rp` when it ends.
+  void run_lifecycle(task<void> step, const char* name, caf::response_promise rp);
+  /// Exits the actor with the crash reason (after the crash's stop sequence).
+  void exit_crashed();
+  /// Answers every pending wait-until-stopped request.
+  void notify_stopped();
+  /// True once the service's stop sequence has finished or the actor is exiting.
+  [[nodiscard]] bool finished() const noexcept;
+
+  /// Spawns an actor hosting `svc` (which must not be hosted by a live actor) at
+  /// `depth` in the tree, below `parent`.
+  static caf::actor spawn(caf::actor_system& sys, std::shared_ptr<Service> svc, int depth,
+                          std::weak_ptr<Service> parent);
+
+ private:
+  std::shared_ptr<Service> svc_;
+  coro_host host_;
+  caf::actor relay_;
+  caf::strong_actor_ptr keep_alive_;
+  std::vector<caf::response_promise> stopped_waiters_;
+  bool exiting_ = false;
+};
+
+/// The actor hosting the coroutine running right now (nullptr outside one).
+service_actor* running_actor() noexcept;
+
+/// Awaits a request to another service's actor: resumes with the response or rethrows
+/// its error. Used for child start/stop and by ServiceHandle's awaitable calls.
+class request_awaiter : public wait_awaiter {
+ public:
+  request_awaiter(service_actor* self, caf::actor dest, caf::message msg, const char* what,
+                  std::source_location where);
+  caf::message await_resume();
+
+ protected:
+  void on_registered(std::uint64_t id) override;
+
+ private:
+  service_actor* self_;
+  caf::actor dest_;
+  caf::message msg_;
+  caf::message result_;
+  caf::error error_;
+};
+
+}  // namespace mode::detail

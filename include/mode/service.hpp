@@ -1,0 +1,405 @@
+// mode::Service: a unit of a program that starts, stops, restarts and crashes, with
+// children, background tasks and timers; the C++ port of Python mode's Service.
+//
+// Every Service runs on its own CAF actor. Its hooks, background tasks, timers and
+// crontabs all run on that actor, one at a time, so a service's own state needs no
+// locks. Hooks and tasks are coroutines (mode::task<>); waiting is co_await, never a
+// blocking call. Code outside the actor (main, tests, other threads) talks to a
+// service through a ServiceHandle (mode/service_handle.hpp).
+//
+// The hook order, as in mode's ServiceCallbacks (kept true by tests/service_test.cpp):
+//
+//   start()                                  stop()
+//   -------                                  ------
+//   on_init_dependencies()  [first start]    stopped flag set: sleep()/wait() return
+//   on_first_start()        [first start]    on_stop()
+//   on_start()                               children stopped, in reverse order
+//   registered tasks launched                wait for set_shutdown() [wait_for_shutdown,
+//   children started, in order                  bounded by shutdown_timeout]
+//   on_started()                             background tasks given one turn, then
+//                                               cancelled and joined
+//   restart()                                contexts exited, in reverse order
+//   ---------                                on_shutdown()
+//   stop() -> service_reset() -> on_restart() -> start()
+//
+// States (state()): init -> running -> stopping -> shutdown, or crashed once crash()
+// ran or an exception escaped a hook or task. A crashed service runs its stop
+// sequence, marks its children crashed, and its actor then exits with the crash
+// reason, which travels to its parent (and so up to the root) unless a supervisor
+// takes charge of it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "mode/detail/awaiters.hpp"
+#include "mode/event.hpp"
+#include "mode/task.hpp"
+#include "mode/times.hpp"
+
+namespace mode {
+
+class Service;
+class SupervisorStrategyT;
+
+namespace detail {
+struct service_binding;
+class service_actor;
+}  // namespace detail
+
+/// A service's state, as mode's `Service.state` strings.
+enum class ServiceState : std::uint8_t {
+  init,      ///< not started
+  running,   ///< started, not stopped
+  stopping,  ///< stop() in progress
+  shutdown,  ///< stopped
+  crashed,   ///< crashed (a hook or task threw, or crash() was called)
+};
+
+/// mode's state string: "init", "running", "stopping", "shutdown" or "crashed".
+std::string_view to_string(ServiceState state) noexcept;
+
+/// The reason a service crashed, when the reason came from another service: a chain
+/// that prints `Parent <- Child <- std::runtime_error: what` (innermost last).
+class ServiceCrashed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Renders an exception as `<demangled type>: <what()>`.
+std::string describe_exception(const std::exception_ptr& error);
+
+/// Result of Service::wait: `stopped` is true if the service stopped (or crashed)
+/// before what was awaited finished; `timed_out` if the timeout passed first.
+struct WaitResult {
+  bool stopped = false;
+  bool timed_out = false;
+  /// True if what was awaited finished.
+  [[nodiscard]] bool done() const noexcept { return !stopped && !timed_out; }
+};
+
+/// Result of Service::wait_first: the indexes (into the list passed in) of those that
+/// finished; all empty when the service stopped first or the timeout passed.
+struct WaitResults {
+  std::vector<std::size_t> done;
+  bool stopped = false;
+};
+
+/// Something Service::wait_first/wait_many can wait for: an Event or a task<void>.
+class Waitable {
+ public:
+  Waitable(Event& ev) : event_(&ev) {}             // NOLINT(google-explicit-constructor)
+  Waitable(task<void> t) : task_(std::move(t)) {}  // NOLINT(google-explicit-constructor)
+  Event* event_ = nullptr;
+  task<void> task_;
+};
+
+/// mode's Service.Diag: flags that say what a service is doing, with the time of
+/// each flag's last transition.
+class Diag {
+ public:
+  using clock = std::chrono::steady_clock;
+  /// Adds `flag` and records the time.
+  void set_flag(std::string_view flag);
+  /// Removes `flag` and records the time.
+  void unset_flag(std::string_view flag);
+  /// True while `flag` is set.
+  [[nodiscard]] bool has_flag(std::string_view flag) const;
+  /// The flags set now, sorted.
+  [[nodiscard]] const std::set<std::string, std::less<>>& flags() const noexcept { return flags_; }
+  /// When `flag` last changed (set or unset), if ever.
+  [[nodiscard]] std::optional<clock::time_point> last_transition(std::string_view flag) const;
+
+ private:
+  std::set<std::string, std::less<>> flags_;
+  std::map<std::string, clock::time_point, std::less<>> last_transition_;
+};
+
+/// The prefix-adding logger of a service: `log().info("x")` logs `[^--Label]: x`.
+class ServiceLog {
+ public:
+  explicit ServiceLog(const Service& svc) : svc_(svc) {}
+  template <class... Ts>
+  void log(spdlog::level::level_enum lvl, fmt::format_string<Ts...> fmt, Ts&&... xs) const {
+    write(lvl, fmt::format(fmt, std::forward<Ts>(xs)...));
+  }
+  template <class... Ts>
+  void debug(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
+    log(spdlog::level::debug, fmt, std::forward<Ts>(xs)...);
+  }
+  template <class... Ts>
+  void info(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
+    log(spdlog::level::info, fmt, std::forward<Ts>(xs)...);
+  }
+  template <class... Ts>
+  void warn(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
+    log(spdlog::level::warn, fmt, std::forward<Ts>(xs)...);
+  }
+  template <class... Ts>
+  void error(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
+    log(spdlog::level::err, fmt, std::forward<Ts>(xs)...);
+  }
+  /// Writes an already formatted message with the service's prefix.
+  void write(spdlog::level::level_enum lvl, std::string_view msg) const;
+
+ private:
+  const Service& svc_;
+};
+
+/// An asynchronous service that can be started, stopped and restarted. Subclass it,
+/// override the hooks you need, register background tasks in the constructor.
+class Service : public std::enable_shared_from_this<Service> {
+ public:
+  using clock = std::chrono::steady_clock;
+  using task_factory = std::function<task<void>()>;
+
+  Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+  virtual ~Service();
+
+  // -- lifecycle hooks (override these) -------------------------------------------
+
+  /// Children to add before the first start (mode's on_init_dependencies).
+  virtual std::vector<std::shared_ptr<Service>> on_init_dependencies() { return {}; }
+  /// The first start of this instance only (not after restart).
+  virtual task<void> on_first_start() { co_return; }
+  /// Every start, before tasks and children start.
+  virtual task<void> on_start() { co_return; }
+  /// Every start, after tasks launched and children started.
+  virtual task<void> on_started() { co_return; }
+  /// Every stop, first thing after the stopped flag is set.
+  virtual task<void> on_stop() { co_return; }
+  /// Every stop, last thing.
+  virtual task<void> on_shutdown() { co_return; }
+  /// On restart(), between the reset and the new start.
+  virtual task<void> on_restart() { co_return; }
+
+  // -- lifecycle (call on this service's actor) -------------------------------------
+
+  /// Starts the service (hooks, tasks, children). mode's Service.start().
+  task<void> start();
+  /// Starts the service if it was not started; returns whether it did.
+  task<bool> maybe_start();
+  /// Stops the service (idempotent: a second stop does nothing).
+  task<void> stop();
+  /// stop(), service_reset(), on_restart(), start().
+  task<void> restart();
+  /// Clears the flags for a new start: restart_count + 1, crash reason cleared,
+  /// children reset.
+  void service_reset();
+  /// Crashes the service with `reason` (logs "Crashed reason=..."), then stops it.
+  /// A service without a supervisor takes its parent down with it.
+  void crash(std::exception_ptr reason);
+  /// Crashes the service with a std::runtime_error carrying `reason`.
+  void crash(std::string_view reason);
+  /// Sets the shutdown flag that stop() waits for when wait_for_shutdown is set.
+  void set_shutdown();
+
+  // -- state --------------------------------------------------------------------------
+
+  /// mode's state: crashed, else init / running / stopping / shutdown.
+  [[nodiscard]] ServiceState state() const noexcept;
+  /// True once start() began (until reset).
+  [[nodiscard]] bool started() const noexcept { return started_; }
+  /// True once crashed (until reset).
+  [[nodiscard]] bool crashed() const noexcept { return crashed_; }
+  /// True if the service must stop: it was stopped or it crashed.
+  [[nodiscard]] bool should_stop() const noexcept { return stopped_ || crashed_; }
+  /// The exception it crashed with, if it crashed.
+  [[nodiscard]] std::exception_ptr crash_reason() const noexcept { return crash_reason_; }
+  /// Number of times this service was restarted.
+  [[nodiscard]] int restart_count() const noexcept { return restart_count_; }
+
+  // -- settings (mode's class attributes) ----------------------------------------------
+
+  /// How long stop() waits for set_shutdown() when wait_for_shutdown is set.
+  /// mode's shutdown_timeout; default 60 s.
+  std::chrono::duration<double> shutdown_timeout = std::chrono::seconds{60};
+  /// stop() waits for set_shutdown(). mode's wait_for_shutdown; default false.
+  bool wait_for_shutdown = false;
+  /// Level of the "Starting..."/"Stopping..." lines. mode's mundane_level; default info.
+  spdlog::level::level_enum mundane_level = spdlog::level::info;
+
+  // -- labels and logging ---------------------------------------------------------------
+
+  /// Label used for graphs; default: the class name. mode's label.
+  [[nodiscard]] virtual std::string label() const;
+  /// Label used for logging; default: label(). mode's shortlabel.
+  [[nodiscard]] virtual std::string shortlabel() const;
+  /// Depth in the service tree: 1 for a root.
+  [[nodiscard]] int depth() const noexcept { return depth_; }
+  /// This service's prefixing logger.
+  [[nodiscard]] ServiceLog log() const { return ServiceLog{*this}; }
+  /// The spdlog logger behind log(): "mode.services" unless set.
+  [[nodiscard]] const std::shared_ptr<spdlog::logger>& logger() const noexcept { return logger_; }
+  /// Uses `lg` for this service's log lines.
+  void set_logger(std::shared_ptr<spdlog::logger> lg) { logger_ = std::move(lg); }
+
+  // -- children ---------------------------------------------------------------------------
+
+  /// Adds a child, started after this service's on_start and stopped before its
+  /// on_shutdown. O(1). Returns the child.
+  template <class S>
+  std::shared_ptr<S> add_dependency(std::shared_ptr<S> child) {
+    add_child(child);
+    return child;
+  }
+  /// Adds a child and starts it if this service already started.
+  task<void> add_runtime_dependency(std::shared_ptr<Service> child);
+  /// Stops a child and removes it.
+  task<void> remove_dependency(std::shared_ptr<Service> child);
+  /// The children, in start order.
+  [[nodiscard]] const std::vector<std::shared_ptr<Service>>& children() const noexcept {
+    return children_;
+  }
+  /// The parent in the service tree (empty for a root).
+  [[nodiscard]] std::shared_ptr<Service> parent() const { return parent_.lock(); }
+
+  /// The supervisor in charge of this service, if any (set by supervisors).
+  SupervisorStrategyT* supervisor = nullptr;
+
+  // -- background tasks -------------------------------------------------------------------
+
+  /// Registers a background task (mode's @Service.task): `fn` is called at every start
+  /// and its coroutine runs until it returns or the service stops. An exception
+  /// escaping it crashes the service.
+  void add_task(std::string name, task_factory fn);
+  template <class S>
+  void add_task(task<void> (S::*fn)(), std::string name = "task") {
+    auto* self = static_cast<S*>(this);
+    add_task(std::move(name), [self, fn] { return (self->*fn)(); });
+  }
+
+  /// Runs `t` as a future of this service (mode's add_future): cancelled at stop; an
+  /// exception escaping it crashes the service.
+  void add_future(task<void> t, std::string name = "future");
+
+  // -- waiting ----------------------------------------------------------------------------
+
+  /// Sleeps `d`, or less if the service stops first. mode's Service.sleep.
+  detail::wait_awaiter sleep(Seconds d,
+                             std::source_location where = std::source_location::current());
+  /// Waits until `ev` is set, the timeout passes, or the service stops.
+  detail::event_awaiter wait_event(Event& ev, std::optional<Seconds> timeout = std::nullopt,
+                                   std::source_location where = std::source_location::current());
+  /// mode's wait(x, timeout): waits for an Event or a task, or until the service stops.
+  task<WaitResult> wait(Waitable what, std::optional<Seconds> timeout = std::nullopt);
+  /// mode's wait_for_stopped: true if the service stopped before `what` finished.
+  task<bool> wait_for_stopped(Waitable what, std::optional<Seconds> timeout = std::nullopt);
+  /// mode's wait_many: waits for all of them (or stop, or the timeout).
+  task<WaitResult> wait_many(std::vector<Waitable> what,
+                             std::optional<Seconds> timeout = std::nullopt);
+  /// mode's wait_first: waits for the first of them to finish (or stop, or the
+  /// timeout); the others are cancelled.
+  task<WaitResults> wait_first(std::vector<Waitable> what,
+                               std::optional<Seconds> timeout = std::nullopt);
+  /// Waits until the service stops or crashes.
+  detail::event_awaiter wait_until_stopped(
+      std::source_location where = std::source_location::current());
+
+  // -- diagnostics -------------------------------------------------------------------------
+
+  /// mode's Service.diag.
+  Diag diag;
+  /// Runs `t` with diag flag `flag` set (unset even if it throws). mode's transition_with.
+  template <class T>
+  task<T> transition_with(std::string flag, task<T> t) {
+    diag.set_flag(flag);
+    struct unset {
+      Diag& d;
+      std::string& f;
+      ~unset() { d.unset_flag(f); }
+    } guard{diag, flag};
+    co_return co_await std::move(t);
+  }
+
+  /// For every pending task: its name -> where it is suspended (file:line, function).
+  [[nodiscard]] std::map<std::string, std::string> tracebacks() const;
+  /// tracebacks() as text: a header per task underlined with '='.
+  [[nodiscard]] std::string human_tracebacks() const;
+
+  // -- contexts ----------------------------------------------------------------------------
+
+  /// Keeps `resource` until stop, then releases it (in reverse order of adding).
+  /// mode's add_context, in RAII form: the constructor entered it, the destructor exits.
+  template <class T>
+  T& add_context(std::unique_ptr<T> resource) {
+    auto& ref = *resource;
+    contexts_.push_back(std::shared_ptr<void>(std::move(resource)));
+    return ref;
+  }
+  /// mode's add_async_context: `enter` runs now; `exit` runs at stop, in reverse order
+  /// with the other contexts.
+  task<void> add_async_context(task<void> enter, std::function<task<void>()> exit);
+
+  // -- internal (used by the actor layer) -------------------------------------------------
+
+  /// The binding to the actor hosting this service (empty until spawned).
+  [[nodiscard]] const std::shared_ptr<detail::service_binding>& binding() const noexcept {
+    return binding_;
+  }
+
+ private:
+  friend class detail::service_actor;
+
+  void add_child(std::shared_ptr<Service> child);
+  task<void> start_children();
+  task<void> stop_children(bool crashed);
+  task<void> join_futures();
+  task<void> exit_contexts();
+  void mark_crashed(std::exception_ptr reason);
+  task<void> crash_sequence();
+  void on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error);
+  detail::coro_host& host();
+
+  // -- state ------------------------------------------------------------------------------
+  bool started_ = false;
+  bool stopped_ = false;
+  bool shutdown_ = false;
+  bool crashed_ = false;
+  bool stopping_ = false;
+  bool first_start_done_ = false;
+  int restart_count_ = 0;
+  int depth_ = 1;
+  std::exception_ptr crash_reason_;
+  Event stopped_event_;
+  Event shutdown_event_;
+  std::vector<std::pair<std::string, task_factory>> task_factories_;
+  std::vector<std::shared_ptr<Service>> children_;
+  std::weak_ptr<Service> parent_;
+  std::vector<std::shared_ptr<void>> contexts_;
+  std::vector<std::function<task<void>()>> async_exits_;
+  std::vector<std::size_t> context_order_;  // 0 = sync (contexts_), 1 = async
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<detail::service_binding> binding_;
+};
+
+/// mode's label(x): a string as itself, else the service's label.
+inline std::string label(const Service& s) {
+  return s.label();
+}
+inline std::string label(std::string_view s) {
+  return std::string{s};
+}
+/// mode's shortlabel(x).
+inline std::string shortlabel(const Service& s) {
+  return s.shortlabel();
+}
+inline std::string shortlabel(std::string_view s) {
+  return std::string{s};
+}
+
+}  // namespace mode

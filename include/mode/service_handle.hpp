@@ -1,0 +1,86 @@
+// mode::ServiceHandle: how code outside a service's actor (main, tests, other
+// threads) starts, stops, restarts, crashes, inspects and waits for a service.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "mode/service.hpp"
+#include "mode/times.hpp"
+
+namespace caf {
+class actor;
+class actor_system;
+}  // namespace caf
+
+namespace mode {
+
+/// A thread-safe handle on a Service hosted by its own actor. Every call is a message
+/// to that actor; the blocking calls wait for its answer (up to a timeout) and may be
+/// made from any thread that is not an actor of the same system. From inside another
+/// service's coroutine, use the awaitable async_* calls instead.
+///
+/// A service whose actor exited after a crash is spawned again (same object, reset) by
+/// start() and restart().
+class ServiceHandle {
+ public:
+  /// How long a blocking call waits for the service's answer by default.
+  static constexpr std::chrono::seconds default_timeout{60};
+
+  ServiceHandle() = default;
+  /// Hosts `svc` on a new actor of `sys`; the service is not started.
+  ServiceHandle(caf::actor_system& sys, std::shared_ptr<Service> svc);
+  ~ServiceHandle();
+  ServiceHandle(const ServiceHandle&);
+  ServiceHandle& operator=(const ServiceHandle&);
+  ServiceHandle(ServiceHandle&&) noexcept;
+  ServiceHandle& operator=(ServiceHandle&&) noexcept;
+
+  // -- blocking calls (not from an actor) -------------------------------------------
+
+  /// Starts the service; throws ServiceCrashed if it crashed while starting.
+  void start(Seconds timeout = default_timeout) const;
+  /// Stops the service and waits until its stop sequence finished.
+  void stop(Seconds timeout = default_timeout) const;
+  /// Restarts the service (stop, reset, on_restart, start).
+  void restart(Seconds timeout = default_timeout) const;
+  /// Crashes the service with a std::runtime_error-like reason (asynchronous).
+  void crash(std::string reason) const;
+  /// The service's state (crashed after its actor exited with a crash).
+  [[nodiscard]] ServiceState state(Seconds timeout = default_timeout) const;
+  /// Waits until the service's stop sequence finished (after stop or a crash);
+  /// returns false if `timeout` passed first. No timeout: waits as long as it takes.
+  bool wait_until_stopped(std::optional<Seconds> timeout = std::nullopt) const;
+  /// The service's human_tracebacks(), fetched from its actor.
+  [[nodiscard]] std::string human_tracebacks(Seconds timeout = default_timeout) const;
+
+  // -- awaitable calls (from another service's coroutine) -----------------------------
+
+  /// Starts the service and resumes when it started.
+  task<void> async_start() const;
+  /// Stops the service and resumes when it stopped.
+  task<void> async_stop() const;
+
+  // -- observers ---------------------------------------------------------------------
+
+  /// The service object. Touch its state only from its own actor.
+  [[nodiscard]] const std::shared_ptr<Service>& service() const noexcept;
+  /// The actor hosting the service now.
+  [[nodiscard]] caf::actor actor() const;
+  /// True if this handle refers to a service.
+  explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// Hosts a new `S{args...}` on its own actor in `sys` and returns its handle.
+template <class S, class... Args>
+ServiceHandle spawn(caf::actor_system& sys, Args&&... args) {
+  return ServiceHandle{sys, std::make_shared<S>(std::forward<Args>(args)...)};
+}
+
+}  // namespace mode

@@ -1,0 +1,229 @@
+#include "mode/detail/coro_host.hpp"
+
+#include <algorithm>
+
+#include "mode/detail/awaiters.hpp"
+
+namespace mode::detail {
+
+namespace {
+
+thread_local coro_host* tls_running_host = nullptr;
+
+/// Marks `host` as the one running coroutines on this thread for one resume.
+class running_scope {
+ public:
+  explicit running_scope(coro_host* host) noexcept
+      : previous_(std::exchange(tls_running_host, host)) {}
+  running_scope(const running_scope&) = delete;
+  running_scope& operator=(const running_scope&) = delete;
+  ~running_scope() { tls_running_host = previous_; }
+
+ private:
+  coro_host* previous_;
+};
+
+}  // namespace
+
+coro_host* running_host() noexcept {
+  return tls_running_host;
+}
+
+void task_promise_base::notify_root_finished(task_record* record) noexcept {
+  record->host->on_root_finished(record);
+}
+
+coro_host::~coro_host() {
+  destroy_all();
+}
+
+// -- root tasks -----------------------------------------------------------------
+
+std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future) {
+  auto record = std::make_unique<task_record>();
+  record->id = next_id_++;
+  record->name = std::move(name);
+  record->root = t.release();
+  record->host = this;
+  record->is_future = is_future;
+  record->root.promise().root_ = record.get();
+  auto id = record->id;
+  tasks_.emplace(id, std::move(record));
+  driver_.post_begin(id);
+  return id;
+}
+
+void coro_host::begin(std::uint64_t id) {
+  auto i = tasks_.find(id);
+  if (i == tasks_.end() || i->second->begun) return;
+  auto* record = i->second.get();
+  record->begun = true;
+  auto* previous = std::exchange(current_, record);
+  running_scope scope{this};
+  ++depth_;
+  record->root.resume();
+  --depth_;
+  current_ = previous;
+  drain();
+}
+
+std::size_t coro_host::pending_futures() const noexcept {
+  return static_cast<std::size_t>(std::count_if(tasks_.begin(), tasks_.end(), [](auto& kvp) {
+    return kvp.second->is_future && !kvp.second->finished;
+  }));
+}
+
+void coro_host::cancel_futures() {
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, record] : tasks_)
+    if (record->is_future && !record->finished) ids.push_back(id);
+  cancel_tasks(std::move(ids));
+}
+
+void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
+  if (current_ != nullptr) std::erase(ids, current_->id);
+  // Newest first, as mode cancels its futures in reverse.
+  std::sort(ids.rbegin(), ids.rend());
+  for (auto id : ids) {
+    auto i = tasks_.find(id);
+    if (i == tasks_.end()) continue;
+    auto* record = i->second.get();
+    if (record->begun && !record->finished && record->waiting != nullptr)
+      resume_node(*record->waiting, wake_reason::cancelled);
+  }
+  // Whatever did not end on cancellation (never begun, or suspended again) goes now:
+  // destroying the frame runs its destructors, and it never resumes.
+  for (auto id : ids) {
+    auto i = tasks_.find(id);
+    if (i == tasks_.end() || i->second->finished) continue;
+    auto record = std::move(i->second);
+    tasks_.erase(i);
+    if (record->waiting != nullptr) forget(*record->waiting);
+    record->root.destroy();
+    driver_.on_task_done(record->id, true, nullptr);
+  }
+  drain();
+}
+
+void coro_host::destroy_all() noexcept {
+  // Frames may hold wait_nodes that call forget() from their destructors: keep the
+  // tables alive until every frame is gone.
+  while (!tasks_.empty()) {
+    auto i = tasks_.begin();
+    auto record = std::move(i->second);
+    tasks_.erase(i);
+    record->root.destroy();
+  }
+  waits_.clear();
+  finished_.clear();
+}
+
+// -- waits ------------------------------------------------------------------------
+
+std::uint64_t coro_host::suspend(wait_node& node, std::coroutine_handle<> h) {
+  node.id = next_id_++;
+  node.handle = h;
+  node.reason = wake_reason::none;
+  node.task = current_;
+  if (current_ != nullptr) current_->waiting = &node;
+  waits_.emplace(node.id, &node);
+  return node.id;
+}
+
+void coro_host::forget(wait_node& node) noexcept {
+  if (node.id == 0) return;
+  auto i = waits_.find(node.id);
+  if (i != waits_.end() && i->second == &node) {
+    waits_.erase(i);
+    if (node.task != nullptr && node.task->waiting == &node) node.task->waiting = nullptr;
+  }
+  node.id = 0;
+}
+
+void coro_host::resume(std::uint64_t id, wake_reason reason) {
+  auto i = waits_.find(id);
+  if (i == waits_.end()) return;
+  resume_node(*i->second, reason);
+  drain();
+}
+
+void coro_host::wake_stopped() {
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, node] : waits_)
+    if (node->wake_on_stop) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (auto id : ids) {
+    auto i = waits_.find(id);
+    if (i != waits_.end()) resume_node(*i->second, wake_reason::stopped);
+  }
+  drain();
+}
+
+void coro_host::resume_node(wait_node& node, wake_reason reason) {
+  waits_.erase(node.id);
+  node.id = 0;
+  node.reason = reason;
+  auto* record = node.task;
+  if (record != nullptr && record->waiting == &node) record->waiting = nullptr;
+  auto* previous = std::exchange(current_, record);
+  running_scope scope{this};
+  ++depth_;
+  node.handle.resume();
+  --depth_;
+  current_ = previous;
+}
+
+std::vector<task_trace> coro_host::traces() const {
+  std::vector<const task_record*> records;
+  for (auto& [id, record] : tasks_)
+    if (!record->finished) records.push_back(record.get());
+  std::sort(records.begin(), records.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  std::vector<task_trace> result;
+  for (auto* record : records) {
+    task_trace trace;
+    trace.name = record->name;
+    if (record->waiting != nullptr) {
+      trace.suspended = true;
+      trace.what = record->waiting->what;
+      trace.where = record->waiting->where;
+    } else {
+      trace.what = record->begun ? "running" : "not started";
+    }
+    result.push_back(std::move(trace));
+  }
+  return result;
+}
+
+// -- internal -----------------------------------------------------------------------
+
+void coro_host::on_root_finished(task_record* record) noexcept {
+  record->finished = true;
+  record->waiting = nullptr;
+  finished_.push_back(record);
+}
+
+void coro_host::drain() {
+  // Only the outermost resume reaps: an inner one may run while a finished frame's
+  // caller is still on the stack.
+  if (depth_ > 0) return;
+  while (!finished_.empty()) {
+    auto* record = finished_.back();
+    finished_.pop_back();
+    auto i = tasks_.find(record->id);
+    if (i == tasks_.end()) continue;
+    auto owned = std::move(i->second);
+    tasks_.erase(i);
+    std::exception_ptr error;
+    try {
+      owned->root.promise().take();
+    } catch (const CancelledError&) {
+      // A cancelled task ending with the cancellation is a normal end.
+    } catch (...) {
+      error = std::current_exception();
+    }
+    owned->root.destroy();
+    driver_.on_task_done(owned->id, owned->is_future, error);
+  }
+}
+
+}  // namespace mode::detail
