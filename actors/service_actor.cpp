@@ -172,6 +172,8 @@ void service_actor::on_exit() {
   auto& b = *svc_->binding_;
   std::lock_guard<std::mutex> guard{b.mtx};
   b.self = nullptr;
+  if (b.actor == address())
+    b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
   b.children.clear();
   relay_ = nullptr;
 }
@@ -181,7 +183,8 @@ void service_actor::post_wake(std::uint64_t id) {
 }
 
 void service_actor::schedule_timeout(std::uint64_t id, std::chrono::nanoseconds delay) {
-  delayed_send(relay_, delay, relay_atom::value, address(), timeout_atom::value, id);
+  // Anonymous: a sender field would hold this actor alive until the timeout fires.
+  caf::delayed_anon_send(relay_, delay, relay_atom::value, address(), timeout_atom::value, id);
 }
 
 void service_actor::post_begin(std::uint64_t id) {

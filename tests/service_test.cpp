@@ -72,3 +72,267 @@ TEST_CASE("hooks run in mode's order, children started in order and stopped in r
                                     "a.on_stop",           "a.on_shutdown", "root.on_shutdown"};
   CHECK(rec->events() == expected);
 }
+
+namespace {
+
+// mode's tests/functional/test_service.py: X, Y, Z and Complex.
+class X : public Recorded {
+ public:
+  using Recorded::Recorded;
+};
+
+class Context {
+ public:
+  Context(std::shared_ptr<recorder> rec, std::string name) : rec_(rec), name_(std::move(name)) {
+    rec_->add(name_ + ".acquired");
+  }
+  ~Context() { rec_->add(name_ + ".released"); }
+
+ private:
+  std::shared_ptr<recorder> rec_;
+  std::string name_;
+};
+
+class Complex : public Recorded {
+ public:
+  Complex(std::shared_ptr<recorder> rec) : Recorded("Complex", rec) {
+    wait_for_shutdown = true;
+    add_task(&Complex::background, "Complex.background");
+    add_dependency(std::make_shared<X>("x", rec));
+    add_dependency(std::make_shared<X>("y", rec));
+  }
+  task<void> on_start() override {
+    add_context(std::make_unique<Context>(rec_, "sync"));
+    co_await add_async_context(
+        [](std::shared_ptr<recorder> r) -> task<void> {
+          r->add("async.acquired");
+          co_return;
+        }(rec_),
+        [r = rec_]() -> task<void> {
+          r->add("async.released");
+          co_return;
+        });
+    co_await Recorded::on_start();
+  }
+  task<void> background() {
+    struct cleanup {
+      Complex* self;
+      ~cleanup() {
+        self->rec_->add("background.cleanup");
+        self->set_shutdown();
+      }
+    } guard{this};
+    rec_->add("background.begin");
+    while (!should_stop()) co_await sleep(10s);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Complex: contexts once per cycle, background task cleanup sets shutdown" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  mode::ServiceHandle h{fx.sys, std::make_shared<Complex>(rec)};
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    if (cycle == 0)
+      h.start();
+    else
+      h.restart();
+    // The background task begins on a later turn of the actor.
+    for (int i = 0; i < 500 && rec->count("background.begin") <= static_cast<std::size_t>(cycle);
+         ++i)
+      std::this_thread::sleep_for(1ms);
+    auto cycles = static_cast<std::size_t>(cycle + 1);
+    CHECK(rec->count("sync.acquired") == cycles);
+    CHECK(rec->count("async.acquired") == cycles);
+    CHECK(rec->count("background.begin") == cycles);
+    CHECK(rec->count("sync.released") == cycles - 1);
+    CHECK(rec->count("async.released") == cycles - 1);
+    CHECK(rec->count("background.cleanup") == cycles - 1);
+  }
+  h.stop();
+  CHECK(h.state() == ServiceState::shutdown);
+  CHECK(rec->count("sync.released") == 3);
+  CHECK(rec->count("async.released") == 3);
+  CHECK(rec->count("background.cleanup") == 3);
+  CHECK(rec->count("Complex.on_restart") == 2);
+  CHECK(h.service()->restart_count() == 2);
+  auto ev = rec->events();
+  auto pos = [&](const std::string& e) {
+    return std::find(ev.begin(), ev.end(), e) - ev.begin();
+  };
+  // Contexts unwind in reverse, after children stopped, before on_shutdown.
+  CHECK(pos("y.on_shutdown") < pos("async.released"));
+  CHECK(pos("async.released") < pos("sync.released"));
+  CHECK(pos("sync.released") < pos("Complex.on_shutdown"));
+}
+
+namespace {
+
+class Crasher : public Recorded {
+ public:
+  using Recorded::Recorded;
+  bool crash_in_start = false;
+  bool crash_in_stop = false;
+  task<void> on_start() override {
+    co_await Recorded::on_start();
+    if (crash_in_start) throw std::runtime_error("boom in on_start");
+  }
+  task<void> on_stop() override {
+    co_await Recorded::on_stop();
+    if (crash_in_stop) throw std::runtime_error("boom in on_stop");
+  }
+};
+
+class Sleeper : public Recorded {
+ public:
+  Sleeper(std::string name, std::shared_ptr<recorder> rec) : Recorded(std::move(name), rec) {
+    add_task(&Sleeper::run, "Sleeper.run");
+  }
+  std::atomic<bool> go_crash{false};
+  task<void> run() {
+    rec_->add(name_ + ".run");
+    while (!should_stop()) {
+      co_await sleep(5ms);
+      if (go_crash) throw std::runtime_error(name_ + " task failed");
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a crash in a leaf takes its tree down, with the reason as a chain" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto head = std::make_shared<Recorded>("head", rec);
+  auto middle = head->add_dependency(std::make_shared<Recorded>("middle", rec));
+  auto leaf = middle->add_dependency(std::make_shared<Sleeper>("leaf", rec));
+  auto sibling = head->add_dependency(std::make_shared<Recorded>("sibling", rec));
+  mode::ServiceHandle h{fx.sys, head};
+  h.start();
+  leaf->go_crash = true;
+  REQUIRE(h.wait_until_stopped(20s));
+  CHECK(h.state() == ServiceState::crashed);
+  CHECK(rec->count("sibling.on_shutdown") == 1);
+  CHECK(rec->count("leaf.on_shutdown") == 1);
+  CHECK(rec->count("middle.on_shutdown") == 1);
+  CHECK(rec->count("head.on_shutdown") == 1);
+  auto reason = mode::describe_exception(head->crash_reason());
+  CHECK(reason == "middle <- leaf <- std::runtime_error: leaf task failed");
+}
+
+TEST_CASE("an exception in on_start crashes the service and fails start()" * doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto svc = std::make_shared<Crasher>("c", rec);
+  svc->crash_in_start = true;
+  mode::ServiceHandle h{fx.sys, svc};
+  CHECK_THROWS_WITH_AS(h.start(), "c <- std::runtime_error: boom in on_start",
+                       mode::ServiceCrashed);
+  REQUIRE(h.wait_until_stopped(20s));
+  CHECK(h.state() == ServiceState::crashed);
+  CHECK(rec->count("c.on_shutdown") == 1);
+  // Restart after the crash: a new actor, reset service, a clean start.
+  svc->crash_in_start = false;
+  h.restart();
+  CHECK(h.state() == ServiceState::running);
+  CHECK(svc->restart_count() == 1);
+  h.stop();
+  CHECK(h.state() == ServiceState::shutdown);
+}
+
+TEST_CASE("an exception in on_stop is logged, the stop still completes" * doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto svc = std::make_shared<Crasher>("c", rec);
+  svc->crash_in_stop = true;
+  mode::testing::log_capture logs;
+  mode::ServiceHandle h{fx.sys, svc};
+  h.start();
+  h.stop();
+  REQUIRE(h.wait_until_stopped(20s));
+  CHECK(rec->count("c.on_shutdown") == 1);
+  CHECK(h.state() == ServiceState::crashed);
+  CHECK(logs.contains("[^c]: Error in on_stop: std::runtime_error: boom in on_stop"));
+}
+
+TEST_CASE("stop twice is a no-op; stop before start does nothing" * doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  mode::ServiceHandle h{fx.sys, std::make_shared<Recorded>("s", rec)};
+  h.stop();
+  CHECK(h.state() == ServiceState::init);
+  h.start();
+  h.stop();
+  h.stop();
+  CHECK(rec->count("s.on_stop") == 1);
+  CHECK(h.state() == ServiceState::shutdown);
+}
+
+namespace {
+
+class SlowStart : public Recorded {
+ public:
+  using Recorded::Recorded;
+  task<void> on_start() override {
+    co_await Recorded::on_start();
+    co_await sleep(30s);  // returns early once stopped
+    rec_->add(name_ + ".woke");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stop while starting: the start returns early, children never start" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto svc = std::make_shared<SlowStart>("slow", rec);
+  svc->add_dependency(std::make_shared<Recorded>("child", rec));
+  mode::ServiceHandle h{fx.sys, svc};
+  std::thread starter{[&] {
+    h.start();
+  }};
+  for (int i = 0; i < 1000 && rec->count("slow.on_start") == 0; ++i)
+    std::this_thread::sleep_for(1ms);
+  h.stop();
+  starter.join();
+  CHECK(rec->count("slow.woke") == 1);
+  CHECK(rec->count("child.on_start") == 0);
+  CHECK(rec->count("slow.on_started") == 0);
+  CHECK(h.state() == ServiceState::shutdown);
+}
+
+TEST_CASE("mundane_level decides the level of Starting... lines" * doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  mode::testing::log_capture logs;
+  auto svc = std::make_shared<Recorded>("quiet", rec);
+  svc->mundane_level = spdlog::level::debug;
+  auto loud = std::make_shared<Recorded>("loud", rec);
+  mode::ServiceHandle a{fx.sys, svc};
+  mode::ServiceHandle b{fx.sys, loud};
+  a.start();
+  b.start();
+  a.stop();
+  b.stop();
+  CHECK(logs.contains("debug [^quiet]: Starting..."));
+  CHECK(logs.contains("info [^loud]: Starting..."));
+  CHECK_FALSE(logs.contains("info [^quiet]: Starting..."));
+}
+
+TEST_CASE("1,000 services start and stop" * doctest::timeout(60)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto root = std::make_shared<Recorded>("root", rec);
+  for (int i = 0; i < 1000; ++i) root->add_dependency(std::make_shared<Sleeper>("s", rec));
+  root->logger()->set_level(spdlog::level::warn);
+  mode::ServiceHandle h{fx.sys, root};
+  h.start();
+  h.stop();
+  root->logger()->set_level(spdlog::level::info);
+  CHECK(rec->count("s.on_shutdown") == 1000);
+  CHECK(h.state() == ServiceState::shutdown);
+}
