@@ -107,8 +107,10 @@ caf::behavior service_actor::make_behavior() {
     // takes this service down too, and travels on through this actor's own exit.
     svc_->crash(to_exception(msg.reason));
   });
-  set_down_handler([](caf::down_msg&) {
+  set_down_handler([this](caf::down_msg& msg) {
     // Monitors are installed by supervisors, which handle their own down messages.
+    actor_scope scope{this};
+    svc_->on_down_message(msg);
   });
   return {
       [this](start_atom, bool maybe) -> caf::result<void> {

@@ -49,6 +49,10 @@
 #include "mode/task.hpp"
 #include "mode/times.hpp"
 
+namespace caf {
+struct down_msg;
+}  // namespace caf
+
 namespace mode {
 
 class Service;
@@ -346,6 +350,9 @@ class Service : public std::enable_shared_from_this<Service> {
   task<void> add_async_context(task<void> enter, std::function<task<void>()> exit);
 
   // -- internal (used by the actor layer) -------------------------------------------------
+
+  /// A monitored actor went down (supervisors monitor the services they hold).
+  virtual void on_down_message(const caf::down_msg&) {}
 
   /// The binding to the actor hosting this service (empty until spawned).
   [[nodiscard]] const std::shared_ptr<detail::service_binding>& binding() const noexcept {
