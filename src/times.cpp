@@ -1,0 +1,119 @@
+#include "mode/times.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace mode {
+
+namespace {
+
+constexpr std::string_view whitespace = " \t\n\r\f\v";
+
+std::string_view trim(std::string_view text) {
+  auto first = text.find_first_not_of(whitespace);
+  if (first == std::string_view::npos) return {};
+  auto last = text.find_last_not_of(whitespace);
+  return text.substr(first, last - first + 1);
+}
+
+// Quotes `text` for an error message, escaping what would garble a log line.
+std::string quoted(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  for (char ch : text) {
+    auto byte = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+[[noreturn]] void fail(std::string_view input, std::string_view why) {
+  throw invalid_seconds(fmt::format(
+      "invalid Seconds value {}: {} (expected a number of seconds or a rate \"N\", \"N/s\", "
+      "\"N/m\", \"N/h\" or \"N/d\")",
+      quoted(input), why));
+}
+
+double per_unit(std::string_view input, std::string_view unit) {
+  if (unit == "s") return 1.0;
+  if (unit == "m") return 60.0;
+  if (unit == "h") return 3600.0;
+  if (unit == "d") return 86400.0;
+  fail(input, fmt::format("unknown unit {}", quoted(unit)));
+}
+
+double parse_number(std::string_view input, std::string_view number) {
+  if (number.empty()) fail(input, "missing number");
+  // from_chars takes no leading '+', Python's float() does; "+-1" stays an error.
+  if (number.size() > 1 && number.front() == '+' && number[1] != '-' && number[1] != '+')
+    number.remove_prefix(1);
+  double value = 0.0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec == std::errc::result_out_of_range) fail(input, "number out of range");
+  if (ec != std::errc{} || end != number.data() + number.size())
+    fail(input, fmt::format("{} is not a number", quoted(number)));
+  if (!std::isfinite(value)) fail(input, "not a finite number");
+  return value;
+}
+
+}  // namespace
+
+namespace detail {
+
+double checked_seconds(double value) {
+  if (!std::isfinite(value))
+    throw invalid_seconds(
+        fmt::format("invalid Seconds value \"{}\": not a finite number of seconds", value));
+  return value;
+}
+
+void throw_seconds_out_of_range(double value, long double limit) {
+  throw std::out_of_range(
+      fmt::format("Seconds value \"{}\" is out of range for the target duration (at most +-{} s)",
+                  value, static_cast<double>(limit)));
+}
+
+}  // namespace detail
+
+double rate(std::string_view text) {
+  auto body = trim(text);
+  if (body.empty()) fail(text, "empty");
+  auto slash = body.find('/');
+  if (slash == std::string_view::npos) return parse_number(text, body);
+  auto unit = trim(body.substr(slash + 1));
+  if (unit.find('/') != std::string_view::npos) fail(text, "more than one '/'");
+  if (unit.empty()) fail(text, "missing unit after '/'");
+  auto divisor = per_unit(text, unit);
+  return parse_number(text, trim(body.substr(0, slash))) / divisor;
+}
+
+Seconds::Seconds(std::string_view text) : value_(rate(text)) {}
+
+Seconds::Seconds(const char* text) {
+  if (text == nullptr)
+    throw invalid_seconds(
+        "invalid Seconds value: a null const char* (pass nullptr or 0 for mode's None)");
+  value_ = rate(std::string_view{text});
+}
+
+std::chrono::nanoseconds to_nanoseconds(const Seconds& s) {
+  return s.as<std::chrono::nanoseconds>();
+}
+
+std::string to_string(const Seconds& s) {
+  return fmt::format("{}s", s.count());
+}
+
+}  // namespace mode
