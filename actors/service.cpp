@@ -285,6 +285,47 @@ void Service::add_future(task<void> t, std::string name) {
   host().launch(std::move(t), std::move(name), true);
 }
 
+Service::clock::time_point Service::now() const {
+  if (auto* self = binding_->self)
+    return self->clock().now();
+  return clock::now();
+}
+
+IterTimer Service::itertimer(Seconds interval, TimerSpec spec) {
+  TimerOptions opts;
+  opts.name = spec.name.empty() ? label() : spec.name;
+  opts.max_drift_correction = spec.max_drift_correction;
+  opts.clock = [this] { return now(); };
+  opts.logger = logger_;
+  return IterTimer{*this, Timer{interval, std::move(opts)}};
+}
+
+task<bool> IterTimer::next() {
+  auto d = first_ ? timer_.first_sleep() : timer_.next_sleep();
+  first_ = false;
+  if (svc_.should_stop())
+    co_return false;
+  co_await svc_.sleep(d);
+  if (svc_.should_stop())
+    co_return false;
+  timer_.on_wakeup();
+  co_return true;
+}
+
+void Service::timer(Seconds interval, task_factory fn, TimerSpec spec) {
+  if (interval.count() <= 0)
+    throw std::invalid_argument(fmt::format("mode: {}: timer interval must be > 0, got {}s",
+                                            label(), interval.count()));
+  auto name = spec.name.empty() ? std::string{"timer"} : spec.name;
+  add_task(name, [this, interval, fn = std::move(fn), spec]() -> task<void> {
+    if (spec.exec_first && !should_stop())
+      co_await fn();
+    auto it = itertimer(interval, spec);
+    while (co_await it.next())
+      co_await fn();
+  });
+}
+
 void Service::on_task_done(std::uint64_t, bool is_future, std::exception_ptr error) {
   if (!error || !is_future) return;
   if (should_stop()) {

@@ -47,6 +47,7 @@
 #include "mode/detail/awaiters.hpp"
 #include "mode/event.hpp"
 #include "mode/task.hpp"
+#include "mode/timer.hpp"
 #include "mode/times.hpp"
 
 namespace caf {
@@ -57,6 +58,17 @@ namespace mode {
 
 class Service;
 class SupervisorStrategyT;
+class IterTimer;
+
+/// Options of a registered timer (mode's @Service.timer keyword arguments).
+struct TimerSpec {
+  /// Run the callback once right at start, before the first interval. Default false.
+  bool exec_first = false;
+  /// Name used in logs and tracebacks. Default: the task name given to timer().
+  std::string name{};
+  /// mode's max_drift_correction. Default 0.1 s.
+  Seconds max_drift_correction{0.1};
+};
 
 namespace detail {
 struct service_binding;
@@ -291,6 +303,27 @@ class Service : public std::enable_shared_from_this<Service> {
   /// exception escaping it crashes the service.
   void add_future(task<void> t, std::string name = "future");
 
+  /// Registers a timer (mode's @Service.timer): `fn` runs every `interval` while the
+  /// service runs, the first time one full interval after start (or right away too if
+  /// spec.exec_first). Ticks are scheduled at start + i * interval, so lateness never
+  /// accumulates; a tick missed because the callback overran is skipped and counted as
+  /// an overlap (see mode::Timer). An exception escaping `fn` crashes the service.
+  void timer(Seconds interval, task_factory fn, TimerSpec spec = {});
+  template <class S>
+  void timer(Seconds interval, task<void> (S::*fn)(), TimerSpec spec = {}) {
+    auto* self = static_cast<S*>(this);
+    timer(interval, [self, fn] { return (self->*fn)(); }, std::move(spec));
+  }
+
+  /// mode's itertimer: `auto it = itertimer(1s); while (co_await it.next()) {...}`
+  /// wakes once per interval (the first after a full interval), with the Timer's drift
+  /// correction, until the service stops.
+  IterTimer itertimer(Seconds interval, TimerSpec spec = {});
+
+  /// The time now on this service's actor clock (virtual time under CAF's testing
+  /// scheduler). Call on the service's actor.
+  [[nodiscard]] clock::time_point now() const;
+
   // -- waiting ----------------------------------------------------------------------------
 
   /// Sleeps `d`, or less if the service stops first. mode's Service.sleep.
@@ -392,6 +425,21 @@ class Service : public std::enable_shared_from_this<Service> {
   std::vector<std::size_t> context_order_;  // 0 = sync (contexts_), 1 = async
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<detail::service_binding> binding_;
+};
+
+/// The iterator behind Service::itertimer.
+class IterTimer {
+ public:
+  IterTimer(Service& svc, Timer timer) : svc_(svc), timer_(std::move(timer)) {}
+  /// Sleeps until the next tick; returns false once the service stopped.
+  task<bool> next();
+  /// The drift-correcting timer (counters: drifting, overlaps, ...).
+  [[nodiscard]] const Timer& timer() const noexcept { return timer_; }
+
+ private:
+  Service& svc_;
+  Timer timer_;
+  bool first_ = true;
 };
 
 /// mode's label(x): a string as itself, else the service's label.
