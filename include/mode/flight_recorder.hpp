@@ -64,6 +64,8 @@ class TimerScheduler {
   /// The delay type.
   using duration = std::chrono::steady_clock::duration;
 
+  /// Destroys the scheduler; what happens to pending callbacks is up to the
+  /// implementation.
   virtual ~TimerScheduler();
 
   /// Runs `fn` once, `delay` from now; the returned handle cancels it.
@@ -77,12 +79,15 @@ class TimerScheduler {
 /// on stderr and does not stop the thread.
 class ThreadTimerScheduler final : public TimerScheduler {
  public:
+  /// A scheduler whose thread starts with the first schedule().
   ThreadTimerScheduler();
 
   /// Stops and joins the thread; pending callbacks never run.
   ~ThreadTimerScheduler() override;
 
+  /// Not copyable: handles refer to this scheduler's queue.
   ThreadTimerScheduler(const ThreadTimerScheduler&) = delete;
+  /// Not copyable.
   ThreadTimerScheduler& operator=(const ThreadTimerScheduler&) = delete;
 
   /// Runs `fn` on the scheduler's thread once `delay` has passed. After the
@@ -105,10 +110,15 @@ TimerScheduler& default_timer_scheduler();
 /// deadline first (ties in scheduling order). Thread-safe.
 class ManualTimerScheduler final : public TimerScheduler {
  public:
+  /// A scheduler at virtual time zero with nothing pending.
   ManualTimerScheduler();
+
+  /// Drops pending callbacks without running them.
   ~ManualTimerScheduler() override;
 
+  /// Not copyable: handles refer to this scheduler's queue.
   ManualTimerScheduler(const ManualTimerScheduler&) = delete;
+  /// Not copyable.
   ManualTimerScheduler& operator=(const ManualTimerScheduler&) = delete;
 
   /// Schedules `fn` at now() + `delay`.
@@ -189,9 +199,14 @@ class flight_recorder {
   /// timeout already replayed them.
   ~flight_recorder();
 
-  flight_recorder(flight_recorder&&) noexcept;
-  flight_recorder& operator=(flight_recorder&&) noexcept;
+  /// Takes over `other`'s recording, pending timeout included; `other` may
+  /// only be destroyed or assigned to afterwards.
+  flight_recorder(flight_recorder&& other) noexcept;
+  /// Cancels this recorder, then takes over `other`'s recording.
+  flight_recorder& operator=(flight_recorder&& other) noexcept;
+  /// Not copyable: one recording has one owner.
   flight_recorder(const flight_recorder&) = delete;
+  /// Not copyable.
   flight_recorder& operator=(const flight_recorder&) = delete;
 
   // -- nesting ----------------------------------------------------------------
@@ -345,7 +360,7 @@ class flight_recorder {
   /// Whether activate() ran and neither cancel() nor the timeout did since.
   bool active() const;
 
-  /// Whether the timeout fired since the last activate().
+  /// Whether the timeout fired and cancel() has not run since.
   bool timed_out() const;
 
   /// The timeout.

@@ -174,7 +174,9 @@ class StdoutRedirect {
   /// Logs any unfinished line and restores the original stream buffers.
   ~StdoutRedirect();
 
+  /// Not copyable: one redirection, restored once.
   StdoutRedirect(const StdoutRedirect&) = delete;
+  /// Not copyable.
   StdoutRedirect& operator=(const StdoutRedirect&) = delete;
 
   /// The severity the redirected lines are logged at.
