@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "mode/logging.hpp"
 #include "service_actor.hpp"
 
 namespace mode {
@@ -29,11 +30,7 @@ std::optional<std::chrono::nanoseconds> to_timeout(const std::optional<Seconds>&
 }  // namespace
 
 Service::Service()
-    : logger_(spdlog::get("mode.services")), binding_(std::make_shared<detail::service_binding>()) {
-  if (!logger_) {
-    logger_ = spdlog::default_logger()->clone("mode.services");
-    spdlog::register_logger(logger_);
-  }
+    : logger_(get_logger("mode.services")), binding_(std::make_shared<detail::service_binding>()) {
 }
 
 Service::~Service() = default;

@@ -8,6 +8,8 @@
 
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
+
+#include "mode/logging.hpp"
 #include <caf/all.hpp>
 
 namespace mode::testing {
@@ -56,7 +58,7 @@ class log_capture {
   explicit log_capture(const std::string& logger_name = "mode.services")
       : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096)) {
     sink_->set_pattern("%l %v");
-    logger_ = spdlog::get(logger_name);
+    logger_ = mode::get_logger(logger_name);
     if (logger_) {
       old_level_ = logger_->level();
       logger_->sinks().push_back(sink_);
