@@ -30,8 +30,7 @@ std::optional<std::chrono::nanoseconds> to_timeout(const std::optional<Seconds>&
 }  // namespace
 
 Service::Service()
-    : logger_(get_logger("mode.services")), binding_(std::make_shared<detail::service_binding>()) {
-}
+    : logger_(get_logger("mode.services")), binding_(std::make_shared<detail::service_binding>()) {}
 
 Service::~Service() = default;
 
@@ -283,8 +282,7 @@ void Service::add_future(task<void> t, std::string name) {
 }
 
 Service::clock::time_point Service::now() const {
-  if (auto* self = binding_->self)
-    return self->clock().now();
+  if (auto* self = binding_->self) return self->clock().now();
   return clock::now();
 }
 
@@ -292,7 +290,9 @@ IterTimer Service::itertimer(Seconds interval, TimerSpec spec) {
   TimerOptions opts;
   opts.name = spec.name.empty() ? label() : spec.name;
   opts.max_drift_correction = spec.max_drift_correction;
-  opts.clock = [this] { return now(); };
+  opts.clock = [this] {
+    return now();
+  };
   opts.logger = logger_;
   return IterTimer{*this, Timer{interval, std::move(opts)}};
 }
@@ -300,26 +300,22 @@ IterTimer Service::itertimer(Seconds interval, TimerSpec spec) {
 task<bool> IterTimer::next() {
   auto d = first_ ? timer_.first_sleep() : timer_.next_sleep();
   first_ = false;
-  if (svc_.should_stop())
-    co_return false;
+  if (svc_.should_stop()) co_return false;
   co_await svc_.sleep(d);
-  if (svc_.should_stop())
-    co_return false;
+  if (svc_.should_stop()) co_return false;
   timer_.on_wakeup();
   co_return true;
 }
 
 void Service::timer(Seconds interval, task_factory fn, TimerSpec spec) {
   if (interval.count() <= 0)
-    throw std::invalid_argument(fmt::format("mode: {}: timer interval must be > 0, got {}s",
-                                            label(), interval.count()));
+    throw std::invalid_argument(
+        fmt::format("mode: {}: timer interval must be > 0, got {}s", label(), interval.count()));
   auto name = spec.name.empty() ? std::string{"timer"} : spec.name;
   add_task(name, [this, interval, fn = std::move(fn), spec]() -> task<void> {
-    if (spec.exec_first && !should_stop())
-      co_await fn();
+    if (spec.exec_first && !should_stop()) co_await fn();
     auto it = itertimer(interval, spec);
-    while (co_await it.next())
-      co_await fn();
+    while (co_await it.next()) co_await fn();
   });
 }
 

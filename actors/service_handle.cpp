@@ -138,6 +138,21 @@ std::string ServiceHandle::human_tracebacks(Seconds timeout) const {
   return result;
 }
 
+void ServiceHandle::send_start() const {
+  caf::anon_send(impl_->live(), start_atom::value, true);
+}
+
+void ServiceHandle::send_stop() const {
+  caf::anon_send(impl_->current(), stop_atom::value);
+}
+
+void ServiceHandle::send_restart() const {
+  if (!impl_->svc->binding()->get())
+    send_start();
+  else
+    caf::anon_send(impl_->current(), restart_atom::value);
+}
+
 task<void> ServiceHandle::async_start() const {
   co_await request_awaiter{running_actor(), impl_->live(),
                            caf::make_message(start_atom::value, true), "ServiceHandle.start",

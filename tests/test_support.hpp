@@ -9,8 +9,8 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "mode/logging.hpp"
 #include <caf/all.hpp>
+#include "mode/logging.hpp"
 
 namespace mode::testing {
 
@@ -22,6 +22,37 @@ struct system_fixture {
   static caf::actor_system_config& init(caf::actor_system_config& c) {
     c.set("scheduler.max-threads", 2);
     return c;
+  }
+};
+
+/// An actor system on CAF's test coordinator: one thread, virtual time. Messages are
+/// processed only inside run()/advance(); between them the test may read services'
+/// state directly.
+struct virtual_time_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  virtual_time_fixture()
+      : sys(init(cfg)), sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {}
+  ~virtual_time_fixture() { sched.run(); }
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    c.set("scheduler.policy", caf::atom("testing"));
+    return c;
+  }
+  /// Processes every pending message.
+  void run() { sched.run(); }
+  /// Moves virtual time forward by `d` in steps of `step`, firing timers as it goes.
+  template <class Duration, class Step = std::chrono::milliseconds>
+  void advance(Duration d, Step step = std::chrono::milliseconds{1}) {
+    run();
+    auto left = std::chrono::duration_cast<caf::timespan>(d);
+    auto s = std::chrono::duration_cast<caf::timespan>(step);
+    while (left.count() > 0) {
+      auto n = std::min(left, s);
+      sched.advance_time(n);
+      run();
+      left -= n;
+    }
   }
 };
 

@@ -312,7 +312,8 @@ class Service : public std::enable_shared_from_this<Service> {
   template <class S>
   void timer(Seconds interval, task<void> (S::*fn)(), TimerSpec spec = {}) {
     auto* self = static_cast<S*>(this);
-    timer(interval, [self, fn] { return (self->*fn)(); }, std::move(spec));
+    timer(
+        interval, [self, fn] { return (self->*fn)(); }, std::move(spec));
   }
 
   /// mode's itertimer: `auto it = itertimer(1s); while (co_await it.next()) {...}`

@@ -56,6 +56,15 @@ class ServiceHandle {
   /// The service's human_tracebacks(), fetched from its actor.
   [[nodiscard]] std::string human_tracebacks(Seconds timeout = default_timeout) const;
 
+  // -- asynchronous calls (from anywhere; nothing waits for the answer) ----------------
+
+  /// Asks the service to start (spawning a new actor if its actor exited).
+  void send_start() const;
+  /// Asks the service to stop.
+  void send_stop() const;
+  /// Asks the service to restart.
+  void send_restart() const;
+
   // -- awaitable calls (from another service's coroutine) -----------------------------
 
   /// Starts the service and resumes when it started.
