@@ -57,6 +57,31 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 7> aliases =
     {"@hourly", "0 * * * *"},
 }};
 
+// `text` in double quotes, with quotes, backslashes and non-printable bytes escaped, so
+// that a message shows exactly what was given. (Not fmt's "{:?}": libspdlog.so 1.10
+// exports its own instantiation of fmt 9's formatter, which the dynamic linker may pick
+// instead of libfmt's, and that one rejects "{:?}" for some argument types.)
+std::string quoted(std::string_view text) {
+  std::string result = "\"";
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      result += '\\';
+      result += c;
+    } else if (c == '\t') {
+      result += "\\t";
+    } else if (c == '\n') {
+      result += "\\n";
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      result += fmt::format("\\x{:02x}", byte);
+    } else {
+      result += c;
+    }
+  }
+  result += '"';
+  return result;
+}
+
 std::string ascii_lower(std::string_view text) {
   std::string result(text);
   for (auto& c : result)
@@ -97,7 +122,7 @@ class field_parser {
  private:
   [[noreturn]] void fail(std::string_view detail) const {
     throw cron_error(std::string(expression_), std::string(info_.name),
-                     fmt::format("{} field {:?}: {}", info_.name, text_, detail));
+                     fmt::format("{} field {}: {}", info_.name, quoted(text_), detail));
   }
 
   std::uint64_t parse_element(std::string_view element) const {
@@ -118,7 +143,7 @@ class field_parser {
     } else if (auto dash = base.find('-'); dash != std::string_view::npos) {
       auto high_text = base.substr(dash + 1);
       if (high_text.find('-') != std::string_view::npos)
-        fail(fmt::format("{:?} has more than one '-'", element));
+        fail(fmt::format("{} has more than one '-'", quoted(element)));
       lo = parse_value(base.substr(0, dash), element);
       hi = parse_value(high_text, element);
       if (lo > hi) {
@@ -126,7 +151,7 @@ class field_parser {
         if (&info_ == &fields[dow_index] && hi == 0)
           hi = 7;
         else
-          fail(fmt::format("range {:?} is reversed ({} > {})", base, lo, hi));
+          fail(fmt::format("range {} is reversed ({} > {})", quoted(base), lo, hi));
       }
     } else {
       lo = parse_value(base, element);
@@ -139,19 +164,20 @@ class field_parser {
   }
 
   int parse_step(std::string_view text, std::string_view element) const {
-    if (text.empty()) fail(fmt::format("{:?} has no step after '/'", element));
-    if (!all_digits(text)) fail(fmt::format("step {:?} in {:?} is not a number", text, element));
+    if (text.empty()) fail(fmt::format("{} has no step after '/'", quoted(element)));
+    if (!all_digits(text))
+      fail(fmt::format("step {} in {} is not a number", quoted(text), quoted(element)));
     int width = info_.hi - info_.lo + 1;
     int step = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), step);
     if (ec != std::errc{} || end != text.data() + text.size() || step > width)
-      fail(fmt::format("step {} in {:?} is out of range 1-{}", text, element, width));
-    if (step == 0) fail(fmt::format("step 0 in {:?} must be at least 1", element));
+      fail(fmt::format("step {} in {} is out of range 1-{}", text, quoted(element), width));
+    if (step == 0) fail(fmt::format("step 0 in {} must be at least 1", quoted(element)));
     return step;
   }
 
   int parse_value(std::string_view text, std::string_view element) const {
-    if (text.empty()) fail(fmt::format("{:?} is missing a value", element));
+    if (text.empty()) fail(fmt::format("{} is missing a value", quoted(element)));
     int value = 0;
     if (all_digits(text)) {
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -160,11 +186,11 @@ class field_parser {
         fail(fmt::format("{} is out of range {}-{}", text, info_.lo, info_.hi));
       return value;
     }
-    if (info_.names == nullptr) fail(fmt::format("{:?} is not a number", text));
+    if (info_.names == nullptr) fail(fmt::format("{} is not a number", quoted(text)));
     auto lower = ascii_lower(text);
     for (int i = 0; i < info_.names_count; ++i)
       if (info_.names[i] == lower) return info_.names_base + i;
-    fail(fmt::format("{:?} is neither a number nor a name ({})", text, info_.names_hint));
+    fail(fmt::format("{} is neither a number nor a name ({})", quoted(text), info_.names_hint));
   }
 
   std::string_view expression_;
@@ -184,7 +210,8 @@ std::string_view trim(std::string_view text) {
 // -- errors -------------------------------------------------------------------
 
 cron_error::cron_error(std::string expression, std::string field, std::string_view detail)
-    : std::invalid_argument(fmt::format("invalid cron expression {:?}: {}", expression, detail)),
+    : std::invalid_argument(
+          fmt::format("invalid cron expression {}: {}", quoted(expression), detail)),
       expression_(std::move(expression)),
       field_(std::move(field)) {}
 
@@ -207,9 +234,9 @@ CronSchedule CronSchedule::parse(std::string_view expr) {
                           [&](const auto& alias) { return alias.first == lower; });
     if (i == aliases.end())
       throw fail(
-          fmt::format("unknown alias {:?} (known: @yearly, @annually, @monthly, "
+          fmt::format("unknown alias {} (known: @yearly, @annually, @monthly, "
                       "@weekly, @daily, @midnight, @hourly)",
-                      text));
+                      quoted(text)));
     text = i->second;
   }
   std::array<std::string_view, 5> columns;
@@ -349,7 +376,7 @@ const date::time_zone* want_timezone(std::string_view name) {
     return date::locate_zone(name);
   } catch (const std::exception& e) {
     throw timezone_error(std::string(name),
-                         fmt::format("unknown time zone {:?} ({})", name, e.what()));
+                         fmt::format("unknown time zone {} ({})", quoted(name), e.what()));
   }
 }
 
