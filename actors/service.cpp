@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include "mode/cron.hpp"
 #include "mode/logging.hpp"
 #include "service_actor.hpp"
 
@@ -23,7 +24,8 @@ service_actor& this_actor(const Service& svc) {
 }
 
 std::optional<std::chrono::nanoseconds> to_timeout(const std::optional<Seconds>& s) {
-  if (!s) return std::nullopt;
+  if (!s)
+    return std::nullopt;
   return to_nanoseconds(*s);
 }
 
@@ -42,24 +44,29 @@ detail::coro_host& Service::host() {
 
 task<void> Service::start() {
   auto& self = this_actor(*this);
-  if (started_) throw std::logic_error(label() + " already started");
+  if (started_)
+    throw std::logic_error(label() + " already started");
   started_ = true;
   self.keep_alive(true);
   if (!first_start_done_) {
     first_start_done_ = true;
-    for (auto& child : on_init_dependencies()) add_child(std::move(child));
+    for (auto& child : on_init_dependencies())
+      add_child(std::move(child));
     co_await on_first_start();
   }
-  if (should_stop()) co_return;
+  if (should_stop())
+    co_return;
   log().log(mundane_level, "Starting...");
   std::exception_ptr error;
   try {
     co_await on_start();
     if (!should_stop()) {
-      for (auto& [name, factory] : task_factories_) add_future(factory(), name);
+      for (auto& [name, factory] : task_factories_)
+        add_future(factory(), name);
       co_await start_children();
     }
-    if (!should_stop()) co_await on_started();
+    if (!should_stop())
+      co_await on_started();
   } catch (...) {
     error = std::current_exception();
   }
@@ -70,7 +77,8 @@ task<void> Service::start() {
 }
 
 task<bool> Service::maybe_start() {
-  if (started_) co_return false;
+  if (started_)
+    co_return false;
   co_await start();
   co_return true;
 }
@@ -78,7 +86,8 @@ task<bool> Service::maybe_start() {
 task<void> Service::stop() {
   auto& self = this_actor(*this);
   if (stopped_ || stopping_ || !started_) {
-    if (!started_ && crashed_) self.exit_crashed();
+    if (!started_ && crashed_)
+      self.exit_crashed();
     co_return;
   }
   stopping_ = true;
@@ -87,9 +96,11 @@ task<void> Service::stop() {
   log().log(mundane_level, "Stopping...");
   host().wake_stopped();
   auto guarded = [this](const char* step, std::exception_ptr err) {
-    if (!err) return;
+    if (!err)
+      return;
     log().error("Error in {}: {}", step, describe_exception(err));
-    if (!crashed_) mark_crashed(err);
+    if (!crashed_)
+      mark_crashed(err);
   };
   std::exception_ptr error;
   try {
@@ -149,7 +160,8 @@ void Service::crash(std::string_view reason) {
 }
 
 void Service::crash(std::exception_ptr reason) {
-  if (crashed_) return;
+  if (crashed_)
+    return;
   log().error("Crashed reason={}", describe_exception(reason));
   mark_crashed(reason);
   auto& self = this_actor(*this);
@@ -178,7 +190,8 @@ void Service::set_shutdown() {
 // -- children ------------------------------------------------------------------------------------
 
 void Service::add_child(std::shared_ptr<Service> child) {
-  if (!child) throw std::invalid_argument("mode: add_dependency(nullptr) on " + label());
+  if (!child)
+    throw std::invalid_argument("mode: add_dependency(nullptr) on " + label());
   children_.push_back(std::move(child));
 }
 
@@ -188,7 +201,8 @@ caf::actor child_actor(service_actor& self, Service& parent,
                        const std::shared_ptr<Service>& child) {
   auto& slots = parent.binding()->children;
   if (auto i = slots.find(child.get()); i != slots.end()) {
-    if (auto alive = child->binding()->get()) return i->second;
+    if (auto alive = child->binding()->get())
+      return i->second;
     slots.erase(i);
   }
   auto hdl =
@@ -215,7 +229,8 @@ task<void> Service::stop_children(bool crashed) {
   auto& slots = binding_->children;
   for (auto i = children_.rbegin(); i != children_.rend(); ++i) {
     auto slot = slots.find(i->get());
-    if (slot == slots.end()) continue;
+    if (slot == slots.end())
+      continue;
     auto hdl = slot->second;
     std::exception_ptr error;
     try {
@@ -282,7 +297,8 @@ void Service::add_future(task<void> t, std::string name) {
 }
 
 Service::clock::time_point Service::now() const {
-  if (auto* self = binding_->self) return self->clock().now();
+  if (auto* self = binding_->self)
+    return self->clock().now();
   return clock::now();
 }
 
@@ -300,9 +316,11 @@ IterTimer Service::itertimer(Seconds interval, TimerSpec spec) {
 task<bool> IterTimer::next() {
   auto d = first_ ? timer_.first_sleep() : timer_.next_sleep();
   first_ = false;
-  if (svc_.should_stop()) co_return false;
+  if (svc_.should_stop())
+    co_return false;
   co_await svc_.sleep(d);
-  if (svc_.should_stop()) co_return false;
+  if (svc_.should_stop())
+    co_return false;
   timer_.on_wakeup();
   co_return true;
 }
@@ -312,15 +330,63 @@ void Service::timer(Seconds interval, task_factory fn, TimerSpec spec) {
     throw std::invalid_argument(
         fmt::format("mode: {}: timer interval must be > 0, got {}s", label(), interval.count()));
   auto name = spec.name.empty() ? std::string{"timer"} : spec.name;
-  add_task(name, [this, interval, fn = std::move(fn), spec]() -> task<void> {
-    if (spec.exec_first && !should_stop()) co_await fn();
+  add_task(name, [this, interval, fn = std::move(fn), spec, name]() -> task<void> {
+    if (spec.exec_first && !should_stop())
+      co_await run_guarded(fn, spec.on_error, name);
     auto it = itertimer(interval, spec);
-    while (co_await it.next()) co_await fn();
+    while (co_await it.next())
+      co_await run_guarded(fn, spec.on_error, name);
+  });
+}
+
+task<void> Service::run_guarded(const task_factory& fn, TaskErrorPolicy policy,
+                                const std::string& name) {
+  if (policy == TaskErrorPolicy::crash) {
+    co_await fn();
+    co_return;
+  }
+  std::exception_ptr error;
+  try {
+    co_await fn();
+  } catch (const CancelledError&) {
+    throw;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error)
+    log().error("{} raised (continuing): {}", name, describe_exception(error));
+}
+
+void Service::crontab(std::string_view format, task_factory fn, CrontabSpec spec) {
+  auto schedule = CronSchedule::parse(format);
+  if (!schedule.fires_ever())
+    throw cron_error(std::string{format}, "", "it never fires");
+  auto* tz = want_timezone(spec.timezone);
+  auto name = spec.name.empty() ? "crontab " + schedule.expression() : spec.name;
+  add_task(name, [this, schedule, tz, fn = std::move(fn), policy = spec.on_error,
+                  name]() -> task<void> {
+    using namespace std::chrono;
+    auto last = floor<seconds>(wall_clock());
+    while (!should_stop()) {
+      auto next = schedule.next_fire(last, tz);
+      if (!next)
+        co_return;
+      // Sleep until the fire time; a wake-up that comes early (the wall clock moved)
+      // sleeps again for what is left.
+      for (auto left = *next - wall_clock(); left > 0s && !should_stop();
+           left = *next - wall_clock())
+        co_await sleep(left);
+      if (should_stop())
+        break;
+      last = *next;
+      co_await run_guarded(fn, policy, name);
+    }
   });
 }
 
 void Service::on_task_done(std::uint64_t, bool is_future, std::exception_ptr error) {
-  if (!error || !is_future) return;
+  if (!error || !is_future)
+    return;
   if (should_stop()) {
     log().error("Task raised while stopping: {}", describe_exception(error));
     return;
@@ -357,7 +423,8 @@ task<void> Service::exit_contexts() {
       } catch (...) {
         error = std::current_exception();
       }
-      if (error) log().error("Error exiting async context: {}", describe_exception(error));
+      if (error)
+        log().error("Error exiting async context: {}", describe_exception(error));
     }
   }
   contexts_.clear();
@@ -415,9 +482,11 @@ task<void> run_member(std::shared_ptr<wait_group> group, std::size_t index, Wait
   } catch (...) {
     error = std::current_exception();
   }
-  if (group->waiter == 0) co_return;
+  if (group->waiter == 0)
+    co_return;
   group->done.push_back(index);
-  if (error && !group->error) group->error = error;
+  if (error && !group->error)
+    group->error = error;
   if (error || group->done.size() >= group->needed)
     group->host->driver().post_wake(std::exchange(group->waiter, 0));
 }
@@ -446,7 +515,8 @@ task<wake_reason> run_group(std::shared_ptr<wait_group> group, std::vector<Waita
   auto why = co_await group_awaiter{group, timeout, group->needed == 0};
   group->waiter = 0;
   group->host->cancel_tasks(group->futures);
-  if (group->error) std::rethrow_exception(group->error);
+  if (group->error)
+    std::rethrow_exception(group->error);
   co_return why;
 }
 
@@ -505,11 +575,13 @@ namespace mode {
 std::map<std::string, std::string> Service::tracebacks() const {
   std::map<std::string, std::string> result;
   auto* self = binding_->self;
-  if (self == nullptr) return result;
+  if (self == nullptr)
+    return result;
   std::map<std::string, int> seen;
   for (auto& trace : self->host().traces()) {
     auto key = trace.name;
-    if (auto n = ++seen[trace.name]; n > 1) key += fmt::format("#{}", n);
+    if (auto n = ++seen[trace.name]; n > 1)
+      key += fmt::format("#{}", n);
     if (trace.suspended)
       result.emplace(key, fmt::format("{}:{} in {} (awaiting {})", trace.where.file_name(),
                                       trace.where.line(), trace.where.function_name(), trace.what));

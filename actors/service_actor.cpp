@@ -78,8 +78,10 @@ class actor_scope {
 }  // namespace
 
 service_actor* running_actor() noexcept {
-  if (tls_actor != nullptr) return tls_actor;
-  if (auto* host = running_host()) return dynamic_cast<service_actor*>(&host->driver());
+  if (tls_actor != nullptr)
+    return tls_actor;
+  if (auto* host = running_host())
+    return dynamic_cast<service_actor*>(&host->driver());
   return nullptr;
 }
 
@@ -102,7 +104,8 @@ caf::behavior service_actor::make_behavior() {
   });
   set_exit_handler([this](caf::exit_msg& msg) {
     actor_scope scope{this};
-    if (!msg.reason || msg.reason == caf::exit_reason::unreachable || exiting_) return;
+    if (!msg.reason || msg.reason == caf::exit_reason::unreachable || exiting_)
+      return;
     // A linked child crashed with no supervisor in charge, or the parent died: the crash
     // takes this service down too, and travels on through this actor's own exit.
     svc_->crash(to_exception(msg.reason));
@@ -118,8 +121,10 @@ caf::behavior service_actor::make_behavior() {
         // is left alone, a finished one is reset first.
         actor_scope scope{this};
         if (maybe && svc_->started_) {
-          if (!svc_->should_stop()) return caf::unit;
-          if (!finished()) return make_crash_error(svc_->label() + " <- still stopping");
+          if (!svc_->should_stop())
+            return caf::unit;
+          if (!finished())
+            return make_crash_error(svc_->label() + " <- still stopping");
           svc_->service_reset();
         }
         auto rp = make_response_promise();
@@ -144,7 +149,8 @@ caf::behavior service_actor::make_behavior() {
       },
       [this](state_atom) { return static_cast<std::int32_t>(svc_->state()); },
       [this](stopped_atom) -> caf::result<void> {
-        if (finished() || !svc_->started_) return caf::unit;
+        if (finished() || !svc_->started_)
+          return caf::unit;
         stopped_waiters_.push_back(make_response_promise());
         return caf::delegated<void>{};
       },
@@ -169,7 +175,8 @@ void service_actor::on_exit() {
   // them are ours to destroy, and none of them may resume after this.
   actor_scope scope{this};
   host_.destroy_all();
-  for (auto& rp : stopped_waiters_) rp.deliver(caf::unit);
+  for (auto& rp : stopped_waiters_)
+    rp.deliver(caf::unit);
   stopped_waiters_.clear();
   auto& b = *svc_->binding_;
   std::lock_guard<std::mutex> guard{b.mtx};
@@ -226,7 +233,8 @@ void service_actor::run_lifecycle(task<void> step, const char* name, caf::respon
 }
 
 void service_actor::exit_crashed() {
-  if (exiting_) return;
+  if (exiting_)
+    return;
   exiting_ = true;
   std::string reason = svc_->label() + " <- ";
   reason += svc_->crash_reason_ ? describe_exception(svc_->crash_reason_) : "crashed";
@@ -236,7 +244,8 @@ void service_actor::exit_crashed() {
 }
 
 void service_actor::notify_stopped() {
-  for (auto& rp : stopped_waiters_) rp.deliver(caf::unit);
+  for (auto& rp : stopped_waiters_)
+    rp.deliver(caf::unit);
   stopped_waiters_.clear();
 }
 
@@ -257,7 +266,8 @@ void request_awaiter::on_registered(std::uint64_t id) {
   self_->request(dest_, caf::infinite, std::move(msg_))
       .then(
           [host, id]() {
-            if (host->find(id) != nullptr) host->resume(id, wake_reason::fired);
+            if (host->find(id) != nullptr)
+              host->resume(id, wake_reason::fired);
           },
           [host, id](caf::error& err) {
             if (auto* node = host->find(id)) {
@@ -269,7 +279,8 @@ void request_awaiter::on_registered(std::uint64_t id) {
 
 caf::message request_awaiter::await_resume() {
   wait_awaiter::await_resume();
-  if (error_) std::rethrow_exception(to_exception(error_));
+  if (error_)
+    std::rethrow_exception(to_exception(error_));
   return std::move(result_);
 }
 

@@ -23,7 +23,8 @@ struct ServiceHandle::impl {
   /// The live actor, spawning a new one for the same service if the old one exited.
   caf::actor live() {
     std::lock_guard<std::mutex> guard{mtx};
-    if (!svc->binding()->get()) hdl = service_actor::spawn(*sys, svc, 1, {});
+    if (!svc->binding()->get())
+      hdl = service_actor::spawn(*sys, svc, 1, {});
     return hdl;
   }
 };
@@ -35,7 +36,8 @@ std::chrono::milliseconds to_ms(const Seconds& s) {
 }
 
 [[noreturn]] void fail(const std::string& what, const caf::error& err) {
-  if (err == caf::sec::request_timeout) throw std::runtime_error("mode: " + what + " timed out");
+  if (err == caf::sec::request_timeout)
+    throw std::runtime_error("mode: " + what + " timed out");
   throw ServiceCrashed{error_text(err)};
 }
 
@@ -45,14 +47,16 @@ void call(caf::actor_system& sys, const caf::actor& dest, caf::message msg, cons
   caf::error failure;
   self->request(dest, to_ms(timeout), std::move(msg))
       .receive([] {}, [&](caf::error& err) { failure = std::move(err); });
-  if (failure) fail(what, failure);
+  if (failure)
+    fail(what, failure);
 }
 
 }  // namespace
 
 ServiceHandle::ServiceHandle(caf::actor_system& sys, std::shared_ptr<Service> svc)
     : impl_(std::make_shared<impl>()) {
-  if (!svc) throw std::invalid_argument("mode::ServiceHandle: null service");
+  if (!svc)
+    throw std::invalid_argument("mode::ServiceHandle: null service");
   impl_->sys = &sys;
   impl_->svc = std::move(svc);
   impl_->hdl = service_actor::spawn(sys, impl_->svc, 1, {});
@@ -101,7 +105,8 @@ ServiceState ServiceHandle::state(Seconds timeout) const {
   self->request(impl_->current(), to_ms(timeout), state_atom::value)
       .receive([&](std::int32_t st) { result = static_cast<ServiceState>(st); },
                [&](caf::error& err) { failure = std::move(err); });
-  if (result) return *result;
+  if (result)
+    return *result;
   if (failure == caf::sec::request_receiver_down)
     return ServiceState::crashed;  // its actor exits only after a crash
   fail(impl_->svc->label() + ".state()", failure);
@@ -122,8 +127,10 @@ bool ServiceHandle::wait_until_stopped(std::optional<Seconds> timeout) const {
     self->request(hdl, to_ms(*timeout), stopped_atom::value).receive(on_done, on_error);
   else
     self->request(hdl, caf::infinite, stopped_atom::value).receive(on_done, on_error);
-  if (stopped || failure == caf::sec::request_receiver_down) return true;
-  if (failure == caf::sec::request_timeout) return false;
+  if (stopped || failure == caf::sec::request_receiver_down)
+    return true;
+  if (failure == caf::sec::request_timeout)
+    return false;
   fail(impl_->svc->label() + ".wait_until_stopped()", failure);
 }
 
@@ -134,7 +141,8 @@ std::string ServiceHandle::human_tracebacks(Seconds timeout) const {
   self->request(impl_->current(), to_ms(timeout), traces_atom::value)
       .receive([&](std::string& text) { result = std::move(text); },
                [&](caf::error& err) { failure = std::move(err); });
-  if (failure) fail(impl_->svc->label() + ".human_tracebacks()", failure);
+  if (failure)
+    fail(impl_->svc->label() + ".human_tracebacks()", failure);
   return result;
 }
 

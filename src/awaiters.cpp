@@ -12,14 +12,17 @@ void wait_awaiter::await_suspend(std::coroutine_handle<> h) {
   if (host_ == nullptr)
     throw std::logic_error("mode: co_await on a service wait outside of a service's actor");
   auto id = host_->suspend(node_, h);
-  if (timeout_) host_->driver().schedule_timeout(id, *timeout_);
+  if (timeout_)
+    host_->driver().schedule_timeout(id, *timeout_);
   on_registered(id);
 }
 
 wake_reason wait_awaiter::await_resume() {
-  if (ready_) return wake_reason::fired;
+  if (ready_)
+    return wake_reason::fired;
   on_resumed();
-  if (node_.reason == wake_reason::cancelled) throw CancelledError{};
+  if (node_.reason == wake_reason::cancelled)
+    throw CancelledError{};
   return node_.reason;
 }
 
@@ -40,7 +43,8 @@ void event_awaiter::on_registered(std::uint64_t id) {
 }
 
 void event_awaiter::on_resumed() noexcept {
-  if (registered_id_ != 0) event_.remove_waiter(std::exchange(registered_id_, 0));
+  if (registered_id_ != 0)
+    event_.remove_waiter(std::exchange(registered_id_, 0));
 }
 
 }  // namespace mode::detail
@@ -53,7 +57,8 @@ void Event::set() {
   set_ = true;
   auto waiters = std::move(waiters_);
   waiters_.clear();
-  for (auto& w : waiters) w.host->driver().post_wake(w.id);
+  for (auto& w : waiters)
+    w.host->driver().post_wake(w.id);
 }
 
 detail::event_awaiter Event::wait(std::source_location where) {

@@ -55,7 +55,8 @@ std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future) 
 
 void coro_host::begin(std::uint64_t id) {
   auto i = tasks_.find(id);
-  if (i == tasks_.end() || i->second->begun) return;
+  if (i == tasks_.end() || i->second->begun)
+    return;
   auto* record = i->second.get();
   record->begun = true;
   auto* previous = std::exchange(current_, record);
@@ -76,17 +77,20 @@ std::size_t coro_host::pending_futures() const noexcept {
 void coro_host::cancel_futures() {
   std::vector<std::uint64_t> ids;
   for (auto& [id, record] : tasks_)
-    if (record->is_future && !record->finished) ids.push_back(id);
+    if (record->is_future && !record->finished)
+      ids.push_back(id);
   cancel_tasks(std::move(ids));
 }
 
 void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
-  if (current_ != nullptr) std::erase(ids, current_->id);
+  if (current_ != nullptr)
+    std::erase(ids, current_->id);
   // Newest first, as mode cancels its futures in reverse.
   std::sort(ids.rbegin(), ids.rend());
   for (auto id : ids) {
     auto i = tasks_.find(id);
-    if (i == tasks_.end()) continue;
+    if (i == tasks_.end())
+      continue;
     auto* record = i->second.get();
     if (record->begun && !record->finished && record->waiting != nullptr)
       resume_node(*record->waiting, wake_reason::cancelled);
@@ -95,10 +99,12 @@ void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
   // destroying the frame runs its destructors, and it never resumes.
   for (auto id : ids) {
     auto i = tasks_.find(id);
-    if (i == tasks_.end() || i->second->finished) continue;
+    if (i == tasks_.end() || i->second->finished)
+      continue;
     auto record = std::move(i->second);
     tasks_.erase(i);
-    if (record->waiting != nullptr) forget(*record->waiting);
+    if (record->waiting != nullptr)
+      forget(*record->waiting);
     record->root.destroy();
     driver_.on_task_done(record->id, true, nullptr);
   }
@@ -125,24 +131,28 @@ std::uint64_t coro_host::suspend(wait_node& node, std::coroutine_handle<> h) {
   node.handle = h;
   node.reason = wake_reason::none;
   node.task = current_;
-  if (current_ != nullptr) current_->waiting = &node;
+  if (current_ != nullptr)
+    current_->waiting = &node;
   waits_.emplace(node.id, &node);
   return node.id;
 }
 
 void coro_host::forget(wait_node& node) noexcept {
-  if (node.id == 0) return;
+  if (node.id == 0)
+    return;
   auto i = waits_.find(node.id);
   if (i != waits_.end() && i->second == &node) {
     waits_.erase(i);
-    if (node.task != nullptr && node.task->waiting == &node) node.task->waiting = nullptr;
+    if (node.task != nullptr && node.task->waiting == &node)
+      node.task->waiting = nullptr;
   }
   node.id = 0;
 }
 
 void coro_host::resume(std::uint64_t id, wake_reason reason) {
   auto i = waits_.find(id);
-  if (i == waits_.end()) return;
+  if (i == waits_.end())
+    return;
   resume_node(*i->second, reason);
   drain();
 }
@@ -150,11 +160,13 @@ void coro_host::resume(std::uint64_t id, wake_reason reason) {
 void coro_host::wake_stopped() {
   std::vector<std::uint64_t> ids;
   for (auto& [id, node] : waits_)
-    if (node->wake_on_stop) ids.push_back(id);
+    if (node->wake_on_stop)
+      ids.push_back(id);
   std::sort(ids.begin(), ids.end());
   for (auto id : ids) {
     auto i = waits_.find(id);
-    if (i != waits_.end()) resume_node(*i->second, wake_reason::stopped);
+    if (i != waits_.end())
+      resume_node(*i->second, wake_reason::stopped);
   }
   drain();
 }
@@ -164,7 +176,8 @@ void coro_host::resume_node(wait_node& node, wake_reason reason) {
   node.id = 0;
   node.reason = reason;
   auto* record = node.task;
-  if (record != nullptr && record->waiting == &node) record->waiting = nullptr;
+  if (record != nullptr && record->waiting == &node)
+    record->waiting = nullptr;
   auto* previous = std::exchange(current_, record);
   running_scope scope{this};
   ++depth_;
@@ -176,7 +189,8 @@ void coro_host::resume_node(wait_node& node, wake_reason reason) {
 std::vector<task_trace> coro_host::traces() const {
   std::vector<const task_record*> records;
   for (auto& [id, record] : tasks_)
-    if (!record->finished) records.push_back(record.get());
+    if (!record->finished)
+      records.push_back(record.get());
   std::sort(records.begin(), records.end(), [](auto* a, auto* b) { return a->id < b->id; });
   std::vector<task_trace> result;
   for (auto* record : records) {
@@ -205,12 +219,14 @@ void coro_host::on_root_finished(task_record* record) noexcept {
 void coro_host::drain() {
   // Only the outermost resume reaps: an inner one may run while a finished frame's
   // caller is still on the stack.
-  if (depth_ > 0) return;
+  if (depth_ > 0)
+    return;
   while (!finished_.empty()) {
     auto* record = finished_.back();
     finished_.pop_back();
     auto i = tasks_.find(record->id);
-    if (i == tasks_.end()) continue;
+    if (i == tasks_.end())
+      continue;
     auto owned = std::move(i->second);
     tasks_.erase(i);
     std::exception_ptr error;

@@ -85,7 +85,8 @@ std::string quoted(std::string_view text) {
 std::string ascii_lower(std::string_view text) {
   std::string result(text);
   for (auto& c : result)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
   return result;
 }
 
@@ -96,7 +97,8 @@ bool all_digits(std::string_view text) {
 
 // Index of the lowest set bit of `mask` at or above `from`, or -1.
 int next_bit(std::uint64_t mask, int from) noexcept {
-  if (from >= 64) return -1;
+  if (from >= 64)
+    return -1;
   auto rest = mask >> from;
   return rest == 0 ? -1 : from + std::countr_zero(rest);
 }
@@ -113,7 +115,8 @@ class field_parser {
     for (;;) {
       auto comma = rest.find(',');
       mask |= parse_element(rest.substr(0, comma));
-      if (comma == std::string_view::npos) break;
+      if (comma == std::string_view::npos)
+        break;
       rest.remove_prefix(comma + 1);
     }
     return mask;
@@ -126,7 +129,8 @@ class field_parser {
   }
 
   std::uint64_t parse_element(std::string_view element) const {
-    if (element.empty()) fail("empty list element");
+    if (element.empty())
+      fail("empty list element");
     int step = 1;
     bool has_step = false;
     auto base = element;
@@ -159,12 +163,14 @@ class field_parser {
       hi = has_step ? info_.hi : lo;
     }
     std::uint64_t mask = 0;
-    for (int value = lo; value <= hi; value += step) mask |= std::uint64_t{1} << value;
+    for (int value = lo; value <= hi; value += step)
+      mask |= std::uint64_t{1} << value;
     return mask;
   }
 
   int parse_step(std::string_view text, std::string_view element) const {
-    if (text.empty()) fail(fmt::format("{} has no step after '/'", quoted(element)));
+    if (text.empty())
+      fail(fmt::format("{} has no step after '/'", quoted(element)));
     if (!all_digits(text))
       fail(fmt::format("step {} in {} is not a number", quoted(text), quoted(element)));
     int width = info_.hi - info_.lo + 1;
@@ -172,12 +178,14 @@ class field_parser {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), step);
     if (ec != std::errc{} || end != text.data() + text.size() || step > width)
       fail(fmt::format("step {} in {} is out of range 1-{}", text, quoted(element), width));
-    if (step == 0) fail(fmt::format("step 0 in {} must be at least 1", quoted(element)));
+    if (step == 0)
+      fail(fmt::format("step 0 in {} must be at least 1", quoted(element)));
     return step;
   }
 
   int parse_value(std::string_view text, std::string_view element) const {
-    if (text.empty()) fail(fmt::format("{} is missing a value", quoted(element)));
+    if (text.empty())
+      fail(fmt::format("{} is missing a value", quoted(element)));
     int value = 0;
     if (all_digits(text)) {
       auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -186,10 +194,12 @@ class field_parser {
         fail(fmt::format("{} is out of range {}-{}", text, info_.lo, info_.hi));
       return value;
     }
-    if (info_.names == nullptr) fail(fmt::format("{} is not a number", quoted(text)));
+    if (info_.names == nullptr)
+      fail(fmt::format("{} is not a number", quoted(text)));
     auto lower = ascii_lower(text);
     for (int i = 0; i < info_.names_count; ++i)
-      if (info_.names[i] == lower) return info_.names_base + i;
+      if (info_.names[i] == lower)
+        return info_.names_base + i;
     fail(fmt::format("{} is neither a number nor a name ({})", quoted(text), info_.names_hint));
   }
 
@@ -200,7 +210,8 @@ class field_parser {
 
 std::string_view trim(std::string_view text) {
   auto first = text.find_first_not_of(whitespace);
-  if (first == std::string_view::npos) return {};
+  if (first == std::string_view::npos)
+    return {};
   auto last = text.find_last_not_of(whitespace);
   return text.substr(first, last - first + 1);
 }
@@ -227,7 +238,8 @@ CronSchedule CronSchedule::parse(std::string_view expr) {
     return cron_error(result.expression_, "", detail);
   };
   auto text = trim(expr);
-  if (text.empty()) throw fail("it is empty");
+  if (text.empty())
+    throw fail("it is empty");
   if (text.front() == '@') {
     auto lower = ascii_lower(text);
     auto i = std::find_if(aliases.begin(), aliases.end(),
@@ -243,9 +255,11 @@ CronSchedule CronSchedule::parse(std::string_view expr) {
   std::size_t count = 0;
   for (auto rest = text; !rest.empty();) {
     auto end = rest.find_first_of(whitespace);
-    if (count < columns.size()) columns[count] = rest.substr(0, end);
+    if (count < columns.size())
+      columns[count] = rest.substr(0, end);
     ++count;
-    if (end == std::string_view::npos) break;
+    if (end == std::string_view::npos)
+      break;
     rest = trim(rest.substr(end));
   }
   if (count != columns.size())
@@ -292,12 +306,14 @@ bool CronSchedule::compute_fires_ever() const noexcept {
   using namespace date;
   for (int y = 2000; y < 2400; ++y) {
     for (unsigned m = 1; m <= 12; ++m) {
-      if (!((months_ >> m) & 1)) continue;
+      if (!((months_ >> m) & 1))
+        continue;
       auto first = year{y} / month{m} / 1;
       auto last = unsigned{(year{y} / month{m} / date::last).day()};
       auto wd = weekday{sys_days{first}};
       for (unsigned d = 1; d <= last; ++d, ++wd)
-        if (day_matches(year{y} / month{m} / day{d}, wd)) return true;
+        if (day_matches(year{y} / month{m} / day{d}, wd))
+          return true;
     }
   }
   return false;
@@ -329,7 +345,8 @@ std::optional<CronSchedule::local_minutes> CronSchedule::next_match(local_minute
     if (day_matches(ymd, weekday{day})) {
       for (int h = next_bit(hours_, hour); h >= 0; h = next_bit(hours_, h + 1)) {
         int mi = next_bit(minutes_, h == hour ? minute : 0);
-        if (mi >= 0) return day + std::chrono::hours{h} + minutes{mi};
+        if (mi >= 0)
+          return day + std::chrono::hours{h} + minutes{mi};
       }
     }
     day += days{1};
@@ -347,7 +364,8 @@ std::optional<std::chrono::sys_seconds> CronSchedule::next_fire(std::chrono::sys
     throw std::out_of_range(
         fmt::format("CronSchedule::next_fire: {} s since the epoch is outside the years 0001-9999",
                     after.time_since_epoch().count()));
-  if (!fires_ever_) return std::nullopt;
+  if (!fires_ever_)
+    return std::nullopt;
   auto start = tz != nullptr ? tz->to_local(after) : local_seconds{after.time_since_epoch()};
   auto from = std::chrono::floor<minutes>(start) + minutes{1};
   // Any day pattern that matches at all matches within one 400-year cycle; the margin
@@ -355,13 +373,15 @@ std::optional<std::chrono::sys_seconds> CronSchedule::next_fire(std::chrono::sys
   auto last = std::min(std::chrono::floor<days>(from) + days{146097 + 366},
                        local_days{year{9999} / December / 31});
   while (auto candidate = next_match(from, last)) {
-    if (tz == nullptr) return sys_seconds{candidate->time_since_epoch()};
+    if (tz == nullptr)
+      return sys_seconds{candidate->time_since_epoch()};
     auto info = tz->get_info(*candidate);
     // A nonexistent wall time is skipped; an ambiguous one fires at its first
     // occurrence (info.first is the earlier offset), so the second one never does.
     if (info.result != local_info::nonexistent) {
       auto fire = sys_seconds{(*candidate - info.first.offset).time_since_epoch()};
-      if (fire > after) return fire;
+      if (fire > after)
+        return fire;
     }
     from = *candidate + minutes{1};
   }
@@ -371,7 +391,8 @@ std::optional<std::chrono::sys_seconds> CronSchedule::next_fire(std::chrono::sys
 // -- free functions -----------------------------------------------------------
 
 const date::time_zone* want_timezone(std::string_view name) {
-  if (name.empty() || name == "UTC") return nullptr;
+  if (name.empty() || name == "UTC")
+    return nullptr;
   try {
     return date::locate_zone(name);
   } catch (const std::exception& e) {

@@ -35,11 +35,13 @@ struct timer_queue {
   static TimerHandle handle_for(const std::shared_ptr<timer_queue>& queue, key k) {
     return TimerHandle{[weak = std::weak_ptr<timer_queue>{queue}, k] {
       auto self = weak.lock();
-      if (!self) return false;
+      if (!self)
+        return false;
       std::function<void()> dropped;  // destroyed after unlocking
       std::lock_guard<std::mutex> guard{self->mtx};
       auto i = self->entries.find(k);
-      if (i == self->entries.end()) return false;
+      if (i == self->entries.end())
+        return false;
       dropped = std::move(i->second);
       self->entries.erase(i);
       return true;
@@ -48,7 +50,8 @@ struct timer_queue {
 
   // Pops the earliest entry due by `t`; callers hold `mtx`.
   std::function<void()> pop_due(time_point t) {
-    if (entries.empty() || entries.begin()->first.first > t) return {};
+    if (entries.empty() || entries.begin()->first.first > t)
+      return {};
     auto fn = std::move(entries.begin()->second);
     entries.erase(entries.begin());
     return fn;
@@ -119,7 +122,8 @@ TimerHandle ThreadTimerScheduler::schedule(duration delay, std::function<void()>
   detail::timer_queue::key k;
   {
     std::lock_guard<std::mutex> guard{queue_->mtx};
-    if (queue_->stopping) return {};
+    if (queue_->stopping)
+      return {};
     k = {deadline, queue_->next_id++};
     queue_->entries.emplace(k, std::move(fn));
     if (!queue_->thread.joinable())
@@ -252,7 +256,8 @@ struct flight_recorder_state : std::enable_shared_from_this<flight_recorder_stat
     try {
       {
         std::lock_guard<std::mutex> guard{mtx};
-        if (state != phase::active || generation != gen) return;
+        if (state != phase::active || generation != gen)
+          return;
         state = phase::fired;
         timer = TimerHandle{};
         // Replayed under the lock: log calls from the hanging task wait, then
@@ -279,7 +284,8 @@ struct flight_recorder_state : std::enable_shared_from_this<flight_recorder_stat
       }
       // Outside the lock: it may look at anything, this recorder included.
       if (traceback_fn) {
-        if (auto where = traceback_fn(); !where.empty()) emit(Severity::info, where);
+        if (auto where = traceback_fn(); !where.empty())
+          emit(Severity::info, where);
       }
     } catch (const std::exception& e) {
       // mode logs the error and re-raises; on the scheduler's thread there is
@@ -312,7 +318,8 @@ std::shared_ptr<detail::flight_recorder_state> make_state(std::shared_ptr<spdlog
                                                           flight_recorder::timeout_type timeout,
                                                           TimerScheduler& scheduler,
                                                           flight_recorder::clock_function clock) {
-  if (!logger) throw std::invalid_argument("flight_recorder: logger is null");
+  if (!logger)
+    throw std::invalid_argument("flight_recorder: logger is null");
   auto state = std::make_shared<detail::flight_recorder_state>();
   state->logger = std::move(logger);
   state->timeout = checked_timeout(timeout);
@@ -325,7 +332,8 @@ std::shared_ptr<detail::flight_recorder_state> make_state(std::shared_ptr<spdlog
 }
 
 detail::flight_recorder_state& live(const std::shared_ptr<detail::flight_recorder_state>& state) {
-  if (!state) throw std::logic_error("flight_recorder: used after being moved from");
+  if (!state)
+    throw std::logic_error("flight_recorder: used after being moved from");
   return *state;
 }
 
@@ -377,7 +385,8 @@ void flight_recorder::activate() {
     std::lock_guard<std::mutex> guard{self.mtx};
     if (self.state != detail::flight_recorder_state::phase::idle)
       throw std::logic_error(fmt::format("flight_recorder {} already activated", self.ident()));
-    for (auto& [k, v] : inherited) self.extra.emplace(k, v);  // keeps this recorder's own value
+    for (auto& [k, v] : inherited)
+      self.extra.emplace(k, v);  // keeps this recorder's own value
     self.started_at = self.clock();
     self.state = detail::flight_recorder_state::phase::active;
     gen = ++self.generation;
@@ -393,7 +402,8 @@ void flight_recorder::activate() {
 }
 
 void flight_recorder::cancel() noexcept {
-  if (!state_) return;
+  if (!state_)
+    return;
   TimerHandle timer;
   std::vector<detail::flight_recorder_state::entry> dropped;
   {

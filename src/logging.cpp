@@ -45,12 +45,14 @@ const std::map<std::string, int, std::less<>>& python_levels() {
 // A level given as a name or a decimal number; nullopt if it is neither.
 std::optional<int> parse_level(std::string_view level) {
   auto key = lower(level);
-  if (auto i = python_levels().find(key); i != python_levels().end()) return i->second;
+  if (auto i = python_levels().find(key); i != python_levels().end())
+    return i->second;
   int number = 0;
   auto first = level.data();
   auto last = level.data() + level.size();
   auto [end, ec] = std::from_chars(first, last, number);
-  if (level.empty() || ec != std::errc{} || end != last || number < 0) return std::nullopt;
+  if (level.empty() || ec != std::errc{} || end != last || number < 0)
+    return std::nullopt;
   return number;
 }
 
@@ -130,16 +132,19 @@ std::string normalized_config(std::string_view config) {
   std::size_t pos = 0;
   auto trim = [](std::string_view s) {
     auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string_view::npos) return std::string_view{};
+    if (b == std::string_view::npos)
+      return std::string_view{};
     auto e = s.find_last_not_of(" \t\r\n");
     return s.substr(b, e - b + 1);
   };
   while (pos <= config.size()) {
     auto comma = config.find(',', pos);
-    if (comma == std::string_view::npos) comma = config.size();
+    if (comma == std::string_view::npos)
+      comma = config.size();
     auto entry = trim(config.substr(pos, comma - pos));
     pos = comma + 1;
-    if (entry.empty()) continue;
+    if (entry.empty())
+      continue;
     std::string_view name;
     auto level_text = entry;
     if (auto eq = entry.find('='); eq != std::string_view::npos) {
@@ -155,7 +160,8 @@ std::string normalized_config(std::string_view config) {
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(fmt::format("invalid logging_config '{}': {}", config, e.what()));
     }
-    if (!result.empty()) result += ',';
+    if (!result.empty())
+      result += ',';
     if (!name.empty()) {
       result += name;
       result += '=';
@@ -175,12 +181,14 @@ std::string normalized_config(std::string_view config) {
 // -- levels -----------------------------------------------------------------------
 
 int level_number(std::string_view level) {
-  if (auto number = parse_level(level)) return *number;
+  if (auto number = parse_level(level))
+    return *number;
   bad_level(level);
 }
 
 int level_number(int level) {
-  if (level < 0) bad_level(std::to_string(level));
+  if (level < 0)
+    bad_level(std::to_string(level));
   return level;
 }
 
@@ -224,11 +232,16 @@ std::string_view level_name(spdlog::level::level_enum level) noexcept {
 
 spdlog::level::level_enum want_level(int level) {
   level_number(level);
-  if (level < 10) return spdlog::level::trace;
-  if (level < 20) return spdlog::level::debug;
-  if (level < 30) return spdlog::level::info;
-  if (level < 40) return spdlog::level::warn;
-  if (level < 50) return spdlog::level::err;
+  if (level < 10)
+    return spdlog::level::trace;
+  if (level < 20)
+    return spdlog::level::debug;
+  if (level < 30)
+    return spdlog::level::info;
+  if (level < 40)
+    return spdlog::level::warn;
+  if (level < 50)
+    return spdlog::level::err;
   return spdlog::level::critical;
 }
 
@@ -238,10 +251,14 @@ spdlog::level::level_enum want_level(Severity severity) {
 
 spdlog::level::level_enum want_level(std::string_view level) {
   auto key = lower(level);
-  if (key == "trace") return spdlog::level::trace;
-  if (key == "err") return spdlog::level::err;
-  if (key == "off") return spdlog::level::off;
-  if (auto number = parse_level(level)) return want_level(*number);
+  if (key == "trace")
+    return spdlog::level::trace;
+  if (key == "err")
+    return spdlog::level::err;
+  if (key == "off")
+    return spdlog::level::off;
+  if (auto number = parse_level(level))
+    return want_level(*number);
   bad_level(level);
 }
 
@@ -251,7 +268,8 @@ std::shared_ptr<spdlog::logger> get_logger(std::string_view name) {
   std::string key{name};
   // spdlog::get and register are each atomic, not the pair: serialize creators.
   std::lock_guard<std::mutex> guard{get_logger_mutex()};
-  if (auto existing = spdlog::get(key)) return existing;
+  if (auto existing = spdlog::get(key))
+    return existing;
   auto logger = std::make_shared<spdlog::logger>(key, the_root_sink());
   // Applies the registry's level (and per-name level from logging_config).
   spdlog::initialize_logger(logger);
@@ -311,7 +329,8 @@ int setup_logging(const LoggingOptions& options) {
   // Sets every registered logger and the level for later ones, and forgets
   // per-logger levels from an earlier logging_config.
   spdlog::details::registry::instance().set_levels({}, &level);
-  if (!config.empty()) spdlog::cfg::helpers::load_levels(config);
+  if (!config.empty())
+    spdlog::cfg::helpers::load_levels(config);
   return number;
 }
 
@@ -360,12 +379,14 @@ class StdoutRedirect::line_buf final : public std::streambuf {
       }
       pending_.erase(0, start);
     }
-    for (auto& line : lines) emit(line);
+    for (auto& line : lines)
+      emit(line);
     return n;
   }
 
   int_type overflow(int_type ch) override {
-    if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
+    if (traits_type::eq_int_type(ch, traits_type::eof()))
+      return traits_type::not_eof(ch);
     char c = traits_type::to_char_type(ch);
     xsputn(&c, 1);
     return ch;
@@ -377,7 +398,8 @@ class StdoutRedirect::line_buf final : public std::streambuf {
  private:
   void emit(std::string_view line) {
     auto b = line.find_first_not_of(" \t\r\n\f\v");
-    if (b == std::string_view::npos) return;
+    if (b == std::string_view::npos)
+      return;
     auto e = line.find_last_not_of(" \t\r\n\f\v");
     line = line.substr(b, e - b + 1);
     in_log_ = true;
@@ -403,7 +425,8 @@ thread_local bool StdoutRedirect::line_buf::in_log_ = false;
 StdoutRedirect::StdoutRedirect(std::shared_ptr<spdlog::logger> logger, Severity severity,
                                bool redirect_stdout, bool redirect_stderr)
     : severity_(severity) {
-  if (!logger) throw std::invalid_argument("StdoutRedirect: logger is null");
+  if (!logger)
+    throw std::invalid_argument("StdoutRedirect: logger is null");
   auto level = want_level(severity);
   if (redirect_stdout) {
     out_ = std::make_unique<line_buf>(logger, level, std::cout.rdbuf());

@@ -50,15 +50,19 @@ RestartLimiter RestartLimiter::unlimited() noexcept {
 }
 
 bool RestartLimiter::allow(time_point now) {
-  if (unlimited_) return true;
-  if (!restarts_.empty()) now = std::max(now, restarts_.back());
+  if (unlimited_)
+    return true;
+  if (!restarts_.empty())
+    now = std::max(now, restarts_.back());
   // Erlang's window is (now - over, now]: a restart exactly `over` ago has left it.
   auto horizon = now - over_;
-  while (!restarts_.empty() && restarts_.front() <= horizon) restarts_.pop_front();
+  while (!restarts_.empty() && restarts_.front() <= horizon)
+    restarts_.pop_front();
   restarts_.push_back(now);
   bool ok = restarts_.size() <= limit_;
   // Later windows end later, so the newest limit + 1 times decide all of them.
-  while (restarts_.size() > limit_ + 1) restarts_.pop_front();
+  while (restarts_.size() > limit_ + 1)
+    restarts_.pop_front();
   return ok;
 }
 

@@ -39,7 +39,8 @@ std::string_view to_string(ServiceState state) noexcept {
 }
 
 std::string describe_exception(const std::exception_ptr& error) {
-  if (!error) return "no exception";
+  if (!error)
+    return "no exception";
   try {
     std::rethrow_exception(error);
   } catch (const ServiceCrashed& e) {
@@ -54,10 +55,14 @@ std::string describe_exception(const std::exception_ptr& error) {
 }
 
 ServiceState Service::state() const noexcept {
-  if (crashed_) return ServiceState::crashed;
-  if (!started_) return ServiceState::init;
-  if (!stopped_) return ServiceState::running;
-  if (!shutdown_) return ServiceState::stopping;
+  if (crashed_)
+    return ServiceState::crashed;
+  if (!started_)
+    return ServiceState::init;
+  if (!stopped_)
+    return ServiceState::running;
+  if (!shutdown_)
+    return ServiceState::stopping;
   return ServiceState::shutdown;
 }
 
@@ -77,7 +82,8 @@ std::string Service::shortlabel() const {
 
 void ServiceLog::write(spdlog::level::level_enum lvl, std::string_view msg) const {
   auto& lg = svc_.logger();
-  if (!lg || !lg->should_log(lvl)) return;
+  if (!lg || !lg->should_log(lvl))
+    return;
   auto dashes = svc_.depth() > 1 ? static_cast<std::size_t>(svc_.depth() - 1) : 0U;
   lg->log(lvl, "[^{}{}]: {}", std::string(dashes, '-'), svc_.shortlabel(), msg);
 }
@@ -90,7 +96,8 @@ void Diag::set_flag(std::string_view flag) {
 }
 
 void Diag::unset_flag(std::string_view flag) {
-  if (auto i = flags_.find(flag); i != flags_.end()) flags_.erase(i);
+  if (auto i = flags_.find(flag); i != flags_.end())
+    flags_.erase(i);
   last_transition_.insert_or_assign(std::string{flag}, clock::now());
 }
 
@@ -99,7 +106,8 @@ bool Diag::has_flag(std::string_view flag) const {
 }
 
 std::optional<Diag::clock::time_point> Diag::last_transition(std::string_view flag) const {
-  if (auto i = last_transition_.find(flag); i != last_transition_.end()) return i->second;
+  if (auto i = last_transition_.find(flag); i != last_transition_.end())
+    return i->second;
   return std::nullopt;
 }
 

@@ -45,7 +45,8 @@ nanoseconds checked_non_negative(const Seconds& value, const char* what, const s
 
 // The index of the first tick due at or after `elapsed` since the epoch.
 std::uint64_t first_due_at_or_after(nanoseconds elapsed, nanoseconds interval) {
-  if (elapsed.count() <= 0) return 0;
+  if (elapsed.count() <= 0)
+    return 0;
   return static_cast<std::uint64_t>((elapsed.count() + interval.count() - 1) / interval.count());
 }
 
@@ -164,7 +165,8 @@ void Timer::on_callback_done() {
 }
 
 seconds_f Timer::next_sleep() {
-  if (phase_ == phase::running) on_callback_done();
+  if (phase_ == phase::running)
+    on_callback_done();
   if (phase_ != phase::done)
     throw std::logic_error(fmt::format(
         "{}: next_sleep() {}", timer_label(name_),

@@ -14,7 +14,8 @@ constexpr std::string_view whitespace = " \t\n\r\f\v";
 
 std::string_view trim(std::string_view text) {
   auto first = text.find_first_not_of(whitespace);
-  if (first == std::string_view::npos) return {};
+  if (first == std::string_view::npos)
+    return {};
   auto last = text.find_last_not_of(whitespace);
   return text.substr(first, last - first + 1);
 }
@@ -47,24 +48,31 @@ std::string quoted(std::string_view text) {
 }
 
 double per_unit(std::string_view input, std::string_view unit) {
-  if (unit == "s") return 1.0;
-  if (unit == "m") return 60.0;
-  if (unit == "h") return 3600.0;
-  if (unit == "d") return 86400.0;
+  if (unit == "s")
+    return 1.0;
+  if (unit == "m")
+    return 60.0;
+  if (unit == "h")
+    return 3600.0;
+  if (unit == "d")
+    return 86400.0;
   fail(input, fmt::format("unknown unit {}", quoted(unit)));
 }
 
 double parse_number(std::string_view input, std::string_view number) {
-  if (number.empty()) fail(input, "missing number");
+  if (number.empty())
+    fail(input, "missing number");
   // from_chars takes no leading '+', Python's float() does; "+-1" stays an error.
   if (number.size() > 1 && number.front() == '+' && number[1] != '-' && number[1] != '+')
     number.remove_prefix(1);
   double value = 0.0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (ec == std::errc::result_out_of_range) fail(input, "number out of range");
+  if (ec == std::errc::result_out_of_range)
+    fail(input, "number out of range");
   if (ec != std::errc{} || end != number.data() + number.size())
     fail(input, fmt::format("{} is not a number", quoted(number)));
-  if (!std::isfinite(value)) fail(input, "not a finite number");
+  if (!std::isfinite(value))
+    fail(input, "not a finite number");
   return value;
 }
 
@@ -89,12 +97,16 @@ void throw_seconds_out_of_range(double value, long double limit) {
 
 double rate(std::string_view text) {
   auto body = trim(text);
-  if (body.empty()) fail(text, "empty");
+  if (body.empty())
+    fail(text, "empty");
   auto slash = body.find('/');
-  if (slash == std::string_view::npos) return parse_number(text, body);
+  if (slash == std::string_view::npos)
+    return parse_number(text, body);
   auto unit = trim(body.substr(slash + 1));
-  if (unit.find('/') != std::string_view::npos) fail(text, "more than one '/'");
-  if (unit.empty()) fail(text, "missing unit after '/'");
+  if (unit.find('/') != std::string_view::npos)
+    fail(text, "more than one '/'");
+  if (unit.empty())
+    fail(text, "missing unit after '/'");
   auto divisor = per_unit(text, unit);
   return parse_number(text, trim(body.substr(0, slash))) / divisor;
 }

@@ -36,7 +36,8 @@ struct reporter {
   // `what` makes the message, only on failure.
   template <class F>
   bool ok(bool condition, F&& what) {
-    if (!condition && failures++ < 10) FAIL_CHECK(what());
+    if (!condition && failures++ < 10)
+      FAIL_CHECK(what());
     return condition;
   }
 };
@@ -71,7 +72,8 @@ bool oracle_fires_ever(const oracle& o) {
   // more often. A day pattern that matches nowhere in it matches nowhere at all.
   auto first = date::local_days{date::year{2000} / 1 / 1};
   for (auto d = first; d < date::local_days{date::year{2028} / 1 / 1}; d += date::days{1})
-    if (o.day(d)) return true;
+    if (o.day(d))
+      return true;
   return false;
 }
 
@@ -88,9 +90,11 @@ void check_next(const mode::CronSchedule& s, const oracle& o, sys_seconds start,
   };
   // The instant a local wall-clock minute fires at, if it exists.
   auto fire_of = [&](local_minutes l) -> std::optional<sys_seconds> {
-    if (tz == nullptr) return sys_seconds{l.time_since_epoch()};
+    if (tz == nullptr)
+      return sys_seconds{l.time_since_epoch()};
     auto info = tz->get_info(l);
-    if (info.result == date::local_info::nonexistent) return std::nullopt;
+    if (info.result == date::local_info::nonexistent)
+      return std::nullopt;
     return sys_seconds{(l - info.first.offset).time_since_epoch()};
   };
   auto next = s.next_fire(start, tz);
@@ -118,9 +122,11 @@ void check_next(const mode::CronSchedule& s, const oracle& o, sys_seconds start,
   auto first_day = std::chrono::floor<date::days>(to_local(start)) - date::days{1};
   std::vector<int> times;
   for (int m = 0; m < 24 * 60; ++m)
-    if (o.time(m)) times.push_back(m);
+    if (o.time(m))
+      times.push_back(m);
   for (auto d = first_day; d <= local_day; d += date::days{1}) {
-    if (!o.day(d)) continue;
+    if (!o.day(d))
+      continue;
     for (int m : times) {
       auto l = local_minutes{d.time_since_epoch()} + std::chrono::minutes{m};
       auto fire = fire_of(l);
@@ -153,7 +159,8 @@ oracle self_oracle(const mode::CronSchedule& s) {
   std::string column;
   for (char c : text + " ") {
     if (std::string_view{" \t\n\r\f\v"}.find(c) != std::string_view::npos) {
-      if (!column.empty()) columns.push_back(std::move(column));
+      if (!column.empty())
+        columns.push_back(std::move(column));
       column.clear();
     } else {
       column += c;
@@ -161,9 +168,11 @@ oracle self_oracle(const mode::CronSchedule& s) {
   }
   if (columns.size() == 1) {
     std::string lower;
-    for (char c : columns[0]) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    for (char c : columns[0])
+      lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     for (const auto& [alias, expansion] : aliases)
-      if (alias == lower) return self_oracle(mode::CronSchedule::parse(expansion));
+      if (alias == lower)
+        return self_oracle(mode::CronSchedule::parse(expansion));
   }
   REQUIRE(columns.size() == 5);
   auto days = mode::CronSchedule::parse("0 0 " + columns[2] + " " + columns[3] + " " + columns[4]);
@@ -184,7 +193,8 @@ struct generated {
 
   bool day(date::local_days d) const {
     date::year_month_day ymd{d};
-    if (!sets[3][unsigned{ymd.month()}]) return false;
+    if (!sets[3][unsigned{ymd.month()}])
+      return false;
     bool dom = sets[2][unsigned{ymd.day()}];
     bool dow = sets[4][date::weekday{d}.c_encoding()];
     return dom_star || dow_star ? dom && dow : dom || dow;
@@ -202,7 +212,8 @@ struct generated {
   // Never fires exactly when day and weekday must both match and no real date is named:
   // every month has every weekday, and every real date falls on every weekday in time.
   bool fires_ever() const {
-    if (!dom_star && !dow_star) return true;
+    if (!dom_star && !dow_star)
+      return true;
     constexpr std::array<int, 13> longest = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     for (int m = 1; m <= 12; ++m)
       for (int d = 1; d <= longest[static_cast<std::size_t>(m)]; ++d)
@@ -231,16 +242,20 @@ class generator {
       std::bitset<64> set;
       int elements = star ? 1 : uniform(1, 3);
       for (int e = 0; e < elements; ++e) {
-        if (e > 0) text += ',';
+        if (e > 0)
+          text += ',';
         text += element(f, ranges[f][0], ranges[f][1], star && e == 0, set);
       }
       if (f == 4) {
-        if (set[7]) set[0] = true;
+        if (set[7])
+          set[0] = true;
         set[7] = false;
       }
       g.sets[f] = set;
-      if (f == 2) g.dom_star = text.front() == '*';
-      if (f == 4) g.dow_star = text.front() == '*';
+      if (f == 2)
+        g.dom_star = text.front() == '*';
+      if (f == 4)
+        g.dow_star = text.front() == '*';
       g.text += (f == 0 ? "" : " ") + text;
     }
     return g;
@@ -249,7 +264,8 @@ class generator {
  private:
   // A value for field f, biased to the interesting ends (28-31, February, Sunday).
   int value(std::size_t f, int lo, int hi) {
-    if (f == 2 && chance(50)) return uniform(28, 31);
+    if (f == 2 && chance(50))
+      return uniform(28, 31);
     if (f == 3 && chance(40))
       return std::array<int, 5>{2, 4, 6, 9, 11}[static_cast<std::size_t>(uniform(0, 4))];
     return uniform(lo, hi);
@@ -262,7 +278,8 @@ class generator {
         "jan", "FEB", "Mar", "apr", "MAY", "jun", "Jul", "aug", "SEP", "oct", "Nov", "DEC"};
     static constexpr std::array<std::string_view, 8> weekdays = {"sun", "MON", "Tue", "wed",
                                                                  "THU", "fri", "Sat", "SUN"};
-    if (f == 3 && chance(30)) return std::string(months[static_cast<std::size_t>(v - 1)]);
+    if (f == 3 && chance(30))
+      return std::string(months[static_cast<std::size_t>(v - 1)]);
     if (f == 4 && (v != 7 || alone) && chance(30))
       return std::string(weekdays[static_cast<std::size_t>(v)]);
     return std::to_string(v);
@@ -273,7 +290,8 @@ class generator {
     int step = chance(40) ? uniform(1, width) : 1;
     std::string suffix = step > 1 || chance(10) ? "/" + std::to_string(step) : "";
     auto add = [&](int a, int b) {
-      for (int v = a; v <= b; v += step) set[static_cast<std::size_t>(v)] = true;
+      for (int v = a; v <= b; v += step)
+        set[static_cast<std::size_t>(v)] = true;
     };
     if (star) {
       add(lo, hi);
@@ -288,7 +306,8 @@ class generator {
       case 1: {  // A-B or A-B/S
         int a = value(f, lo, hi);
         int b = value(f, lo, hi);
-        if (a > b) std::swap(a, b);
+        if (a > b)
+          std::swap(a, b);
         add(a, b);
         return name_or_number(f, a) + "-" + name_or_number(f, b) + suffix;
       }
@@ -341,10 +360,12 @@ std::string random_tokens(generator& g) {
     auto step = [&] {
       return std::to_string(g.chance(95) ? g.uniform(1, hi - lo + 1) : 0);
     };
-    if (f > 0) s += ' ';
+    if (f > 0)
+      s += ' ';
     int elements = g.uniform(1, 3);
     for (int e = 0; e < elements; ++e) {
-      if (e > 0) s += ',';
+      if (e > 0)
+        s += ',';
       switch (g.uniform(0, 5)) {
         case 0:
           s += g.chance(50) ? std::string("*")
@@ -384,16 +405,19 @@ std::string mutate(generator& g, std::string s) {
         s.insert(pos, 1, random_char());
         break;
       case 1:
-        if (pos < s.size()) s.erase(pos, 1);
+        if (pos < s.size())
+          s.erase(pos, 1);
         break;
       case 2:
-        if (pos < s.size()) s[pos] = random_char();
+        if (pos < s.size())
+          s[pos] = random_char();
         break;
       case 3:
         s.insert(pos, std::to_string(g.uniform(0, 99)));
         break;
       default:
-        if (pos < s.size()) s.insert(pos, s.substr(pos, static_cast<std::size_t>(g.uniform(1, 4))));
+        if (pos < s.size())
+          s.insert(pos, s.substr(pos, static_cast<std::size_t>(g.uniform(1, 4))));
         break;
     }
   }
@@ -427,7 +451,8 @@ void try_input(const std::string& text, generator& g, reporter& r, tally& t) {
     return;
   }
   ++t.accepted;
-  if (!s->fires_ever()) ++t.never;
+  if (!s->fires_ever())
+    ++t.never;
   check_next(*s, self_oracle(*s), random_start(g), nullptr, r);
 }
 
@@ -439,8 +464,10 @@ TEST_CASE("cron fuzz: random strings and mutations never crash and answer consis
   generator g{rng};
   reporter r;
   std::array<tally, 3> t;
-  for (int i = 0; i < 10000 && r.failures == 0; ++i) try_input(random_string(g), g, r, t[0]);
-  for (int i = 0; i < 10000 && r.failures == 0; ++i) try_input(random_tokens(g), g, r, t[1]);
+  for (int i = 0; i < 10000 && r.failures == 0; ++i)
+    try_input(random_string(g), g, r, t[0]);
+  for (int i = 0; i < 10000 && r.failures == 0; ++i)
+    try_input(random_tokens(g), g, r, t[1]);
   for (int i = 0; i < 10000 && r.failures == 0; ++i)
     try_input(
         mutate(g,
@@ -492,7 +519,8 @@ TEST_CASE("cron fuzz: generated expressions match an independent oracle" * docte
     // ... and next_fire finds the first fire.
     auto start = random_start(g);
     check_next(s, o, start, nullptr, r);
-    if (auto next = s.next_fire(start); next && *next - start > date::years{4}) ++long_waits;
+    if (auto next = s.next_fire(start); next && *next - start > date::years{4})
+      ++long_waits;
   }
   INFO("never firing ", never, ", waits over 4 years ", long_waits);
   CHECK(never > 5);

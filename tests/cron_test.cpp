@@ -29,8 +29,10 @@ sys_seconds at(const std::string& text) {
 
 // The instant as wall time in `tz` (nullptr = UTC), e.g. "2026-03-08 03:00:00 EDT".
 std::string show(std::optional<sys_seconds> t, const date::time_zone* tz) {
-  if (!t) return "never";
-  if (tz == nullptr) return date::format("%F %T %Z", *t);
+  if (!t)
+    return "never";
+  if (tz == nullptr)
+    return date::format("%F %T %Z", *t);
   return date::format("%F %T %Z", date::make_zoned(tz, *t));
 }
 

@@ -46,7 +46,8 @@ struct fixture {
 
 bool contains(const std::vector<std::string>& lines, const std::string& what) {
   for (const auto& line : lines)
-    if (line.find(what) != std::string::npos) return true;
+    if (line.find(what) != std::string::npos)
+      return true;
   return false;
 }
 
@@ -312,15 +313,19 @@ TEST_CASE("flight_recorder is safe to log from threads while it times out" * doc
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      while (!go) std::this_thread::yield();
-      for (int i = 0; i < 200; ++i) on_timeout.info("msg {} {}", t, i);
+      while (!go)
+        std::this_thread::yield();
+      for (int i = 0; i < 200; ++i)
+        on_timeout.info("msg {} {}", t, i);
     });
   go = true;
   f.scheduler.advance(1s);
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   auto lines = f.lines();
   std::size_t messages = 0;
-  for (const auto& line : lines) messages += line.find("msg ") != std::string::npos ? 1 : 0;
+  for (const auto& line : lines)
+    messages += line.find("msg ") != std::string::npos ? 1 : 0;
   CHECK(messages == 800);  // each line either replayed or logged, never lost
   CHECK(contains(lines, "-End of log-"));
 }

@@ -121,8 +121,10 @@ TEST_CASE("get_logger returns one registered logger per name" * doctest::timeout
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < seen.size(); ++i)
     threads.emplace_back([&seen, i] { seen[i] = mode::get_logger("logging-test.race"); });
-  for (auto& t : threads) t.join();
-  for (auto& s : seen) CHECK(s == seen.front());
+  for (auto& t : threads)
+    t.join();
+  for (auto& s : seen)
+    CHECK(s == seen.front());
 }
 
 TEST_CASE("setup_logging routes loggers to extra sinks at the chosen level" *
@@ -230,7 +232,8 @@ TEST_CASE("setup_logging writes a log file in mode's format" * doctest::timeout(
   }
   std::ifstream in{file.path};
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
   REQUIRE(lines.size() == 2);
   auto prefix =
       R"(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] \[)" + std::to_string(::getpid()) + R"(\] )";
@@ -304,12 +307,14 @@ TEST_CASE("StdoutRedirect takes whole lines from many threads" * doctest::timeou
           std::cout.write(line.data(), static_cast<std::streamsize>(line.size()));
         }
       });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+      th.join();
   }
   auto lines = sink->last_formatted();
   CHECK(lines.size() == 400);
   std::regex shape{R"(line [0-3]-\d{1,2})"};
-  for (const auto& line : lines) CHECK(std::regex_match(line, shape));
+  for (const auto& line : lines)
+    CHECK(std::regex_match(line, shape));
 }
 
 TEST_CASE("setup_logging without a file writes mode's stream format to stderr" *

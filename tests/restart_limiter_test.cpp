@@ -23,7 +23,8 @@ TEST_CASE("defaults are mode's: 100 restarts over 1 s" * doctest::timeout(5)) {
   CHECK(limiter.max_restarts() == 100.0);
   CHECK(limiter.over() == 1s);
   CHECK_FALSE(limiter.is_unlimited());
-  for (int i = 0; i < 100; ++i) CHECK(limiter.allow(t0 + i * 1ms));
+  for (int i = 0; i < 100; ++i)
+    CHECK(limiter.allow(t0 + i * 1ms));
   CHECK_FALSE(limiter.allow(t0 + 100ms));
 }
 
@@ -72,7 +73,8 @@ TEST_CASE("the window is (now - over, now]: a restart exactly `over` ago has lef
   }
   SUBCASE("max_restarts=1: restarts exactly `over` apart never fail") {
     RestartLimiter limiter{1, 1};
-    for (int i = 0; i < 1000; ++i) CHECK(limiter.allow(t0 + i * 1s));
+    for (int i = 0; i < 1000; ++i)
+      CHECK(limiter.allow(t0 + i * 1s));
   }
 }
 
@@ -88,7 +90,8 @@ TEST_CASE("unlimited never fails and records nothing" * doctest::timeout(5)) {
   CHECK(limiter.is_unlimited());
   CHECK(std::isinf(limiter.max_restarts()));
   bool all = true;
-  for (int i = 0; i < 100000; ++i) all = all && limiter.allow(t0);
+  for (int i = 0; i < 100000; ++i)
+    all = all && limiter.allow(t0);
   CHECK(all);
   CHECK(limiter.stored() == 0);
   CHECK(limiter.restarts_in_window(t0) == 0);
@@ -111,7 +114,8 @@ TEST_CASE("10^6 restarts keep at most max_restarts + 1 timestamps" * doctest::ti
 
   RestartLimiter roomy{100, 0.001};  // 1 ms window, one restart per 10 us: 100 fit
   std::size_t refused = 0;
-  for (int i = 0; i < 1000000; ++i) refused += roomy.allow(t0 + i * 10us) ? 0 : 1;
+  for (int i = 0; i < 1000000; ++i)
+    refused += roomy.allow(t0 + i * 10us) ? 0 : 1;
   CHECK(refused == 0);
   CHECK(roomy.stored() <= 101);
 }

@@ -123,7 +123,8 @@ class Complex : public Recorded {
       }
     } guard{this};
     rec_->add("background.begin");
-    while (!should_stop()) co_await sleep(10s);
+    while (!should_stop())
+      co_await sleep(10s);
   }
 };
 
@@ -177,11 +178,13 @@ class Crasher : public Recorded {
   bool crash_in_stop = false;
   task<void> on_start() override {
     co_await Recorded::on_start();
-    if (crash_in_start) throw std::runtime_error("boom in on_start");
+    if (crash_in_start)
+      throw std::runtime_error("boom in on_start");
   }
   task<void> on_stop() override {
     co_await Recorded::on_stop();
-    if (crash_in_stop) throw std::runtime_error("boom in on_stop");
+    if (crash_in_stop)
+      throw std::runtime_error("boom in on_stop");
   }
 };
 
@@ -195,7 +198,8 @@ class Sleeper : public Recorded {
     rec_->add(name_ + ".run");
     while (!should_stop()) {
       co_await sleep(5ms);
-      if (go_crash) throw std::runtime_error(name_ + " task failed");
+      if (go_crash)
+        throw std::runtime_error(name_ + " task failed");
     }
   }
 };
@@ -327,7 +331,8 @@ TEST_CASE("1,000 services start and stop" * doctest::timeout(60)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   auto root = std::make_shared<Recorded>("root", rec);
-  for (int i = 0; i < 1000; ++i) root->add_dependency(std::make_shared<Sleeper>("s", rec));
+  for (int i = 0; i < 1000; ++i)
+    root->add_dependency(std::make_shared<Sleeper>("s", rec));
   root->logger()->set_level(spdlog::level::warn);
   mode::ServiceHandle h{fx.sys, root};
   h.start();

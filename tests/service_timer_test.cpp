@@ -29,7 +29,8 @@ class Iterating : public mode::Service {
   Iterating() { add_task(&Iterating::loop, "Iterating.loop"); }
   task<void> loop() {
     auto it = itertimer(250ms);
-    while (co_await it.next()) ++wakeups;
+    while (co_await it.next())
+      ++wakeups;
     finished = true;
   }
   int wakeups = 0;
@@ -41,7 +42,8 @@ class Slow : public mode::Service {
   Slow() { timer(1s, &Slow::tick, {.name = "Slow.tick"}); }
   task<void> tick() {
     ++runs;
-    if (runs == 2) co_await sleep(2500ms);  // overruns two deadlines
+    if (runs == 2)
+      co_await sleep(2500ms);  // overruns two deadlines
   }
   int runs = 0;
 };

@@ -70,7 +70,8 @@ class recorder {
   std::size_t count(const std::string& what) const {
     std::lock_guard<std::mutex> guard{mtx_};
     std::size_t n = 0;
-    for (auto& e : events_) n += e == what ? 1 : 0;
+    for (auto& e : events_)
+      n += e == what ? 1 : 0;
     return n;
   }
   void clear() {
@@ -106,7 +107,8 @@ class log_capture {
   std::vector<std::string> lines() const { return sink_->last_formatted(); }
   bool contains(const std::string& text) const {
     for (auto& line : lines())
-      if (line.find(text) != std::string::npos) return true;
+      if (line.find(text) != std::string::npos)
+        return true;
     return false;
   }
 

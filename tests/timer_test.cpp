@@ -59,7 +59,8 @@ struct driver {
   driver& operator=(const driver&) = delete;
 
   TimerOptions with_clock(TimerOptions opts) {
-    if (opts.name.empty()) opts.name = "test";
+    if (opts.name.empty())
+      opts.name = "test";
     opts.clock = [this] {
       return now;
     };

@@ -60,6 +60,12 @@ class Service;
 class SupervisorStrategyT;
 class IterTimer;
 
+/// What a timer or crontab does when its callback throws.
+enum class TaskErrorPolicy : std::uint8_t {
+  crash,             ///< crash the service (mode's behaviour; the default)
+  log_and_continue,  ///< log the error with the task's name and keep the schedule
+};
+
 /// Options of a registered timer (mode's @Service.timer keyword arguments).
 struct TimerSpec {
   /// Run the callback once right at start, before the first interval. Default false.
@@ -68,6 +74,19 @@ struct TimerSpec {
   std::string name{};
   /// mode's max_drift_correction. Default 0.1 s.
   Seconds max_drift_correction{0.1};
+  /// What an exception escaping the callback does. Default: crash the service.
+  TaskErrorPolicy on_error = TaskErrorPolicy::crash;
+};
+
+/// Options of a registered crontab (mode's @Service.crontab keyword arguments).
+struct CrontabSpec {
+  /// IANA time zone the expression is read in ("Europe/Berlin"). Default "" = UTC
+  /// (mode's `timezone=None`; note: UTC, not the machine's local zone).
+  std::string timezone{};
+  /// Name used in logs and tracebacks. Default: "crontab <expression>".
+  std::string name{};
+  /// What an exception escaping the callback does. Default: crash the service.
+  TaskErrorPolicy on_error = TaskErrorPolicy::crash;
 };
 
 namespace detail {
@@ -316,6 +335,24 @@ class Service : public std::enable_shared_from_this<Service> {
         interval, [self, fn] { return (self->*fn)(); }, std::move(spec));
   }
 
+  /// Registers a crontab (mode's @Service.crontab): `fn` runs each time the 5-field cron
+  /// expression `format` fires in spec.timezone (UTC by default), while the service runs.
+  /// A malformed expression, one that can never fire, or an unknown time zone throws
+  /// mode::cron_error / mode::timezone_error here, naming the field and the input.
+  void crontab(std::string_view format, task_factory fn, CrontabSpec spec = {});
+  template <class S>
+  void crontab(std::string_view format, task<void> (S::*fn)(), CrontabSpec spec = {}) {
+    auto* self = static_cast<S*>(this);
+    crontab(
+        format, [self, fn] { return (self->*fn)(); }, std::move(spec));
+  }
+
+  /// The wall clock crontabs read. Default std::chrono::system_clock::now; tests on
+  /// virtual time replace it.
+  std::function<std::chrono::system_clock::time_point()> wall_clock = [] {
+    return std::chrono::system_clock::now();
+  };
+
   /// mode's itertimer: `auto it = itertimer(1s); while (co_await it.next()) {...}`
   /// wakes once per interval (the first after a full interval), with the Timer's drift
   /// correction, until the service stops.
@@ -404,6 +441,7 @@ class Service : public std::enable_shared_from_this<Service> {
   void mark_crashed(std::exception_ptr reason);
   task<void> crash_sequence();
   void on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error);
+  task<void> run_guarded(const task_factory& fn, TaskErrorPolicy policy, const std::string& name);
   detail::coro_host& host();
 
   // -- state ------------------------------------------------------------------------------

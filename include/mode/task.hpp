@@ -47,8 +47,10 @@ struct task_promise_base {
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       auto& p = self.promise();
-      if (p.root_ != nullptr) notify_root_finished(p.root_);
-      if (p.inline_ || !p.continuation_) return std::noop_coroutine();
+      if (p.root_ != nullptr)
+        notify_root_finished(p.root_);
+      if (p.inline_ || !p.continuation_)
+        return std::noop_coroutine();
       return p.continuation_;
     }
     void await_resume() const noexcept {}
@@ -70,7 +72,8 @@ struct task_promise : task_promise_base {
   requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) { value_.emplace(std::forward<U>(value)); }
   T take() {
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+      std::rethrow_exception(exception_);
     return std::move(*value_);
   }
 };
@@ -80,7 +83,8 @@ struct task_promise<void> : task_promise_base {
   task<void> get_return_object() noexcept;
   void return_void() const noexcept {}
   void take() const {
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+      std::rethrow_exception(exception_);
   }
 };
 
@@ -144,7 +148,8 @@ class [[nodiscard]] task {
 
  private:
   void reset() noexcept {
-    if (handle_) std::exchange(handle_, {}).destroy();
+    if (handle_)
+      std::exchange(handle_, {}).destroy();
   }
 
   handle_type handle_;

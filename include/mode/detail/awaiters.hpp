@@ -32,7 +32,8 @@ class wait_awaiter {
   wait_awaiter(const wait_awaiter&) = delete;
   wait_awaiter& operator=(const wait_awaiter&) = delete;
   ~wait_awaiter() {
-    if (host_ != nullptr) host_->forget(node_);
+    if (host_ != nullptr)
+      host_->forget(node_);
   }
 
   bool await_ready() const noexcept { return ready_; }
