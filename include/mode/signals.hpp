@@ -153,6 +153,29 @@ struct sender_traits<std::unique_ptr<T, D>> {
 template <class F, class Signal, class... Ps>
 concept receiver_for = std::invocable<F&, Ps..., const Signal&> || std::invocable<F&, Ps...>;
 
+/// A function, lambda or function object receiver (not a member-function pointer).
+template <class F, class Signal, class... Ps>
+concept callable_receiver = !std::is_member_function_pointer_v<std::decay_t<F>> &&
+                            receiver_for<std::decay_t<F>, Signal, Ps...>;
+
+/// A member function of T receiving `Ps...` (and maybe the signal).
+template <class M, class Signal, class T, class... Ps>
+concept method_receiver =
+    std::is_member_function_pointer_v<M> && receiver_for<M, Signal, T*, Ps...>;
+
+/// A callable bound to an object of type T, taking it first as `const std::shared_ptr<T>&`
+/// or as `T&`.
+template <class F, class Signal, class T, class... Ps>
+concept bound_receiver = !std::is_member_function_pointer_v<std::decay_t<F>> &&
+                         (receiver_for<std::decay_t<F>, Signal, const std::shared_ptr<T>&, Ps...> ||
+                          receiver_for<std::decay_t<F>, Signal, T&, Ps...>);
+
+/// Neither a receiver_id nor a function pointer: a lambda or function object, which
+/// disconnect() cannot find.
+template <class F>
+concept without_identity = !std::is_same_v<std::decay_t<F>, receiver_id> &&
+                           !std::is_function_v<std::remove_pointer_t<std::decay_t<F>>>;
+
 /// Calls `f(xs..., sig)` if F takes the signal, else `f(xs...)`.
 template <class Signal, class F, class... Xs>
 decltype(auto) dispatch(F& f, const Signal& sig, Xs&&... xs) {
@@ -405,7 +428,7 @@ class BaseSignal : public detail::signal_tag {
   /// order: the unfiltered ones plus those filtered on `sender`. Dead weak receivers are
   /// pruned. Each entry's `fn` is the receiver.
   snapshot_type iter_receivers(sender_param sender) const {
-    auto key = key_type{traits::key_of_param(sender)};
+    const key_type& key = traits::key_of_param(sender);
     return registry_->snapshot(&key);
   }
 
@@ -464,10 +487,8 @@ class BaseSignal : public detail::signal_tag {
   /// and returns the first id, and disconnect(fun) finds it. Lambdas have none: each connect
   /// adds a receiver. Throws std::invalid_argument for weak=true, an empty std::function or a
   /// null function pointer.
-  template <class F>
-  requires(!std::is_member_function_pointer_v<std::decay_t<F>> &&
-           detail::receiver_for<std::decay_t<F>, Derived, sender_param, detail::param_t<Args>...>)
-      receiver_id connect(F&& fun, const options& opts = {}) {
+  template <detail::callable_receiver<Derived, sender_param, detail::param_t<Args>...> F>
+  receiver_id connect(F&& fun, const options& opts = {}) {
     using fun_type = std::decay_t<F>;
     if (opts.weak)
       throw_invalid(
@@ -491,10 +512,8 @@ class BaseSignal : public detail::signal_tag {
   /// Connects member function `method` of `*object` (a non-owning pointer: disconnect before
   /// the object dies, or use a shared_ptr/weak_ptr). Identity: (object, method). Throws
   /// std::invalid_argument for a null object or weak=true.
-  template <class T, class M>
-  requires(std::is_member_function_pointer_v<M>&&
-               detail::receiver_for<M, Derived, T*, sender_param, detail::param_t<Args>...>)
-      receiver_id connect(T* object, M method, const options& opts = {}) {
+  template <class T, detail::method_receiver<Derived, T, sender_param, detail::param_t<Args>...> M>
+  receiver_id connect(T* object, M method, const options& opts = {}) {
     if (object == nullptr)
       throw_invalid("connect() got a null object for a member-function receiver");
     if (opts.weak)
@@ -512,10 +531,8 @@ class BaseSignal : public detail::signal_tag {
   /// Connects member function `method` of `*object`: strongly (the signal keeps the object
   /// alive) or, with weak=true, weakly (mode: WeakMethod; pruned once the object is gone).
   /// Identity: (object, method). Throws std::invalid_argument for a null object.
-  template <class T, class M>
-  requires(std::is_member_function_pointer_v<M>&&
-               detail::receiver_for<M, Derived, T*, sender_param, detail::param_t<Args>...>)
-      receiver_id connect(const std::shared_ptr<T>& object, M method, const options& opts = {}) {
+  template <class T, detail::method_receiver<Derived, T, sender_param, detail::param_t<Args>...> M>
+  receiver_id connect(const std::shared_ptr<T>& object, M method, const options& opts = {}) {
     if (object == nullptr)
       throw_invalid("connect() got a null object for a member-function receiver");
     auto identity = detail::receiver_identity::of(method, object.get());
@@ -538,10 +555,8 @@ class BaseSignal : public detail::signal_tag {
 
   /// Connects member function `method` of `*object` weakly (always, whatever opts.weak says).
   /// Throws std::invalid_argument if the object is already gone.
-  template <class T, class M>
-  requires(std::is_member_function_pointer_v<M>&&
-               detail::receiver_for<M, Derived, T*, sender_param, detail::param_t<Args>...>)
-      receiver_id connect(const std::weak_ptr<T>& object, M method, options opts = {}) {
+  template <class T, detail::method_receiver<Derived, T, sender_param, detail::param_t<Args>...> M>
+  receiver_id connect(const std::weak_ptr<T>& object, M method, options opts = {}) {
     auto strong = lock_or_throw(object);
     opts.weak = true;
     return connect(strong, method, opts);
@@ -551,13 +566,8 @@ class BaseSignal : public detail::signal_tag {
   /// with the object as `const std::shared_ptr<T>&` or `T&`: strongly, or with weak=true
   /// weakly (pruned once the object is gone). No identity: disconnect it by id. Throws
   /// std::invalid_argument for a null object.
-  template <class T, class F>
-  requires(
-      !std::is_member_function_pointer_v<std::decay_t<F>> &&
-      (detail::receiver_for<std::decay_t<F>, Derived, const std::shared_ptr<T>&, sender_param,
-                            detail::param_t<Args>...> ||
-       detail::receiver_for<std::decay_t<F>, Derived, T&, sender_param, detail::param_t<Args>...>))
-      receiver_id connect(const std::shared_ptr<T>& object, F&& fun, const options& opts = {}) {
+  template <class T, detail::bound_receiver<Derived, T, sender_param, detail::param_t<Args>...> F>
+  receiver_id connect(const std::shared_ptr<T>& object, F&& fun, const options& opts = {}) {
     using fun_type = std::decay_t<F>;
     constexpr bool takes_ptr = detail::receiver_for<fun_type, Derived, const std::shared_ptr<T>&,
                                                     sender_param, detail::param_t<Args>...>;
@@ -592,13 +602,8 @@ class BaseSignal : public detail::signal_tag {
 
   /// Connects a callable bound to `*object` weakly (always). Throws std::invalid_argument if
   /// the object is already gone.
-  template <class T, class F>
-  requires(
-      !std::is_member_function_pointer_v<std::decay_t<F>> &&
-      (detail::receiver_for<std::decay_t<F>, Derived, const std::shared_ptr<T>&, sender_param,
-                            detail::param_t<Args>...> ||
-       detail::receiver_for<std::decay_t<F>, Derived, T&, sender_param, detail::param_t<Args>...>))
-      receiver_id connect(const std::weak_ptr<T>& object, F&& fun, options opts = {}) {
+  template <class T, detail::bound_receiver<Derived, T, sender_param, detail::param_t<Args>...> F>
+  receiver_id connect(const std::weak_ptr<T>& object, F&& fun, options opts = {}) {
     auto strong = lock_or_throw(object);
     opts.weak = true;
     return connect(strong, std::forward<F>(fun), opts);
@@ -645,10 +650,8 @@ class BaseSignal : public detail::signal_tag {
   }
 
   /// Lambdas and function objects have no identity: rejected at compile time.
-  template <class F>
-  requires(!std::is_same_v<std::decay_t<F>, receiver_id> &&
-           !std::is_function_v<
-               std::remove_pointer_t<std::decay_t<F>>>) bool disconnect(F&&, const options& = {}) {
+  template <detail::without_identity F>
+  bool disconnect(F&&, const options& = {}) {
     static_assert(detail::always_false<F>,
                   "lambdas and function objects have no identity: disconnect them by the "
                   "receiver_id that connect() returned");
@@ -663,8 +666,8 @@ class BaseSignal : public detail::signal_tag {
   /// Receivers get this as the sender when `value` is the stored sender.
   static sender_param as_param(const sender_value& value) { return traits::param_of(value); }
 
-  /// The filter key of a sender.
-  static key_type key_of(sender_param sender) { return key_type{traits::key_of_param(sender)}; }
+  /// The filter key of a sender (a reference to it for value senders: no copy per send).
+  static decltype(auto) key_of(sender_param sender) { return traits::key_of_param(sender); }
 
  private:
   [[noreturn]] void throw_invalid(std::string_view what) const {
@@ -761,12 +764,15 @@ class SyncSignal
   /// How receivers and send() take the sender.
   using sender_param = typename base_type::sender_param;
 
+  /// The sender's filter key.
+  using key_type = typename base_type::key_type;
+
   // -- sending ----------------------------------------------------------------------------
 
   /// mode: send(sender, *args). Calls every receiver that hears `sender`, in connect order.
   /// A default_sender does not override an explicit sender.
   void send(sender_param sender, detail::param_t<Args>... args) const {
-    auto key = base_type::key_of(sender);
+    const key_type& key = base_type::key_of(sender);
     auto receivers = this->registry().snapshot(&key);
     for (const auto& e : receivers) {
       if (!e->alive()) continue;
