@@ -1,6 +1,8 @@
 // Framework-neutral support for mode/signals.hpp: receiver ids, error reporting.
 #include "mode/signals.hpp"
 
+#include "mode/service.hpp"  // describe_exception
+
 #include <spdlog/logger.h>
 #include <spdlog/spdlog.h>
 
@@ -46,18 +48,8 @@ std::shared_ptr<spdlog::logger> signals_logger() {
 void log_receiver_error(std::string_view kind, std::string_view label, receiver_id id,
                         std::exception_ptr error) noexcept {
   try {
-    auto type = std::string{"unknown exception"};
-    auto what = std::string{"(not a std::exception)"};
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& ex) {
-      type = demangle(typeid(ex).name());
-      what = ex.what();
-    } catch (...) {
-      if (auto* t = abi::__cxa_current_exception_type()) type = demangle(t->name());
-    }
-    signals_logger()->error("{} '{}': receiver #{} raised {}: {}", kind, label, id.value, type,
-                            what);
+    signals_logger()->error("{} '{}': receiver #{} raised {}", kind, label, id.value,
+                            describe_exception(error));
   } catch (...) {
     // Reporting must never turn one failed receiver into a failed send.
   }
