@@ -1,0 +1,58 @@
+// Framework-neutral support for mode/signals.hpp: receiver ids, error reporting.
+#include "mode/signals.hpp"
+
+#include "mode/service.hpp"  // describe_exception
+
+#include <spdlog/logger.h>
+#include <spdlog/spdlog.h>
+
+#include <cxxabi.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+
+namespace mode::detail {
+
+receiver_id next_receiver_id() noexcept {
+  static std::atomic<std::uint64_t> counter{0};
+  return receiver_id{counter.fetch_add(1, std::memory_order_relaxed) + 1};
+}
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> name{
+      abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free};
+  return status == 0 && name ? std::string{name.get()} : std::string{mangled};
+}
+
+namespace {
+
+// Looked up at every report, so that a test (or setup_logging) can replace the logger.
+std::shared_ptr<spdlog::logger> signals_logger() {
+  auto name = std::string{signals_logger_name};
+  if (auto logger = spdlog::get(name)) return logger;
+  auto sinks = spdlog::default_logger()->sinks();
+  auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
+  try {
+    spdlog::register_logger(logger);
+  } catch (const spdlog::spdlog_ex&) {
+    // Another thread registered it first: use theirs.
+    if (auto existing = spdlog::get(name)) return existing;
+  }
+  return logger;
+}
+
+}  // namespace
+
+void log_receiver_error(std::string_view kind, std::string_view label, receiver_id id,
+                        std::exception_ptr error) noexcept {
+  try {
+    signals_logger()->error("{} '{}': receiver #{} raised {}", kind, label, id.value,
+                            describe_exception(error));
+  } catch (...) {
+    // Reporting must never turn one failed receiver into a failed send.
+  }
+}
+
+}  // namespace mode::detail
