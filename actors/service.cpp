@@ -363,25 +363,25 @@ void Service::crontab(std::string_view format, task_factory fn, CrontabSpec spec
     throw cron_error(std::string{format}, "", "it never fires");
   auto* tz = want_timezone(spec.timezone);
   auto name = spec.name.empty() ? "crontab " + schedule.expression() : spec.name;
-  add_task(name, [this, schedule, tz, fn = std::move(fn), policy = spec.on_error,
-                  name]() -> task<void> {
-    using namespace std::chrono;
-    auto last = floor<seconds>(wall_clock());
-    while (!should_stop()) {
-      auto next = schedule.next_fire(last, tz);
-      if (!next)
-        co_return;
-      // Sleep until the fire time; a wake-up that comes early (the wall clock moved)
-      // sleeps again for what is left.
-      for (auto left = *next - wall_clock(); left > 0s && !should_stop();
-           left = *next - wall_clock())
-        co_await sleep(left);
-      if (should_stop())
-        break;
-      last = *next;
-      co_await run_guarded(fn, policy, name);
-    }
-  });
+  add_task(name,
+           [this, schedule, tz, fn = std::move(fn), policy = spec.on_error, name]() -> task<void> {
+             using namespace std::chrono;
+             auto last = floor<seconds>(wall_clock());
+             while (!should_stop()) {
+               auto next = schedule.next_fire(last, tz);
+               if (!next)
+                 co_return;
+               // Sleep until the fire time; a wake-up that comes early (the wall clock moved)
+               // sleeps again for what is left.
+               for (auto left = *next - wall_clock(); left > 0s && !should_stop();
+                    left = *next - wall_clock())
+                 co_await sleep(left);
+               if (should_stop())
+                 break;
+               last = *next;
+               co_await run_guarded(fn, policy, name);
+             }
+           });
 }
 
 void Service::on_task_done(std::uint64_t, bool is_future, std::exception_ptr error) {
@@ -473,10 +473,10 @@ struct wait_group {
 task<void> run_member(std::shared_ptr<wait_group> group, std::size_t index, Waitable what) {
   std::exception_ptr error;
   try {
-    if (what.event_ != nullptr)
-      co_await what.event_->wait();
+    if (auto* ev = what.event())
+      co_await ev->wait();
     else
-      co_await std::move(what.task_);
+      co_await what.take_task();
   } catch (const CancelledError&) {
     throw;
   } catch (...) {
@@ -603,6 +603,14 @@ std::string Service::human_tracebacks() const {
     out += "\n\n";
   }
   return out;
+}
+
+}  // namespace mode
+
+namespace mode {
+
+task<void> AwaitableService::on_start() {
+  co_await wait(fn_(*this));
 }
 
 }  // namespace mode

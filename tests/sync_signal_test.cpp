@@ -402,7 +402,8 @@ TEST_CASE("sync signals: weak receivers are pruned once their object dies" * doc
   CHECK(sig.iter_receivers("a").empty());
   CHECK(sig.registry().size() == 0);
   CHECK(sig.registry().sender_count() == 0);
-  for (auto& e : before) CHECK_FALSE(e->connected());
+  for (auto& e : before)
+    CHECK_FALSE(e->connected());
 }
 
 TEST_CASE("sync signals: bad receivers are rejected with a clear error" * doctest::timeout(5)) {
@@ -597,7 +598,8 @@ TEST_CASE("sync signals: a receiver sending the same signal recurses safely" *
   std::vector<int> seen;
   sig.connect([&](const std::string& s, int x, const int_signal& from) {
     seen.push_back(x);
-    if (x < 3) from.send(s, x + 1);
+    if (x < 3)
+      from.send(s, x + 1);
   });
   sig.send("s", 0);
   CHECK(seen == std::vector<int>{0, 1, 2, 3});

@@ -132,13 +132,23 @@ struct WaitResults {
   bool stopped = false;
 };
 
-/// Something Service::wait_first/wait_many can wait for: an Event or a task<void>.
+/// Something Service::wait, wait_first and wait_many can wait for: an Event or a
+/// task<void>. Copyable, so a brace list `{ev1, ev2}` works; a task is shared by the
+/// copies and runs once. Inside a coroutine, name the list before co_await (g++ 12
+/// rejects a braced list that must live across a suspension: "array used as initializer").
 class Waitable {
  public:
-  Waitable(Event& ev) : event_(&ev) {}             // NOLINT(google-explicit-constructor)
-  Waitable(task<void> t) : task_(std::move(t)) {}  // NOLINT(google-explicit-constructor)
+  Waitable(Event& ev) : event_(&ev) {}  // NOLINT(google-explicit-constructor)
+  Waitable(task<void> t)                // NOLINT(google-explicit-constructor)
+      : task_(std::make_shared<task<void>>(std::move(t))) {}
+  /// The event, or nullptr for a task.
+  [[nodiscard]] Event* event() const noexcept { return event_; }
+  /// Takes the task out (empty for an event, or once taken).
+  [[nodiscard]] task<void> take_task() const { return task_ ? std::move(*task_) : task<void>{}; }
+
+ private:
   Event* event_ = nullptr;
-  task<void> task_;
+  std::shared_ptr<task<void>> task_;
 };
 
 /// mode's Service.Diag: flags that say what a service is doing, with the time of
@@ -465,6 +475,27 @@ class Service : public std::enable_shared_from_this<Service> {
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<detail::service_binding> binding_;
 };
+
+/// mode's Service.from_awaitable: a service whose start runs one coroutine; stopping the
+/// service cancels it.
+class AwaitableService : public Service {
+ public:
+  using factory = std::function<task<void>(Service&)>;
+  AwaitableService(factory fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
+  std::string label() const override { return name_.empty() ? Service::label() : name_; }
+  task<void> on_start() override;
+
+ private:
+  factory fn_;
+  std::string name_;
+};
+
+/// mode's Service.from_awaitable(coro, name=...): `fn` is called at each start and the
+/// coroutine it returns runs until it ends or the service stops.
+inline std::shared_ptr<Service> from_awaitable(AwaitableService::factory fn,
+                                               std::string name = {}) {
+  return std::make_shared<AwaitableService>(std::move(fn), std::move(name));
+}
 
 /// The iterator behind Service::itertimer.
 class IterTimer {

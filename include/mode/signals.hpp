@@ -188,7 +188,8 @@ decltype(auto) dispatch(F& f, const Signal& sig, Xs&&... xs) {
 /// What a weak receiver whose object has gone returns: nothing, or a default R.
 template <class R>
 R dead_result() {
-  if constexpr (!std::is_void_v<R>) return R{};
+  if constexpr (!std::is_void_v<R>)
+    return R{};
 }
 
 /// Tags every signal type (for the fmt formatter and the concepts).
@@ -446,7 +447,8 @@ class BaseSignal : public detail::signal_tag {
   /// mode: __set_name__(owner, name): sets the owner, and the name unless it has one.
   void set_owner_and_name(std::string owner, std::string name) {
     owner_ = std::move(owner);
-    if (name_.empty()) name_ = std::move(name);
+    if (name_.empty())
+      name_ = std::move(name);
   }
 
   /// Sets or clears default_sender (mode: `sig.default_sender = ...`); does not touch the
@@ -547,7 +549,8 @@ class BaseSignal : public detail::signal_tag {
     Fn fn{[weak = std::weak_ptr<T>(object), method](sender_param s, detail::param_t<Args>... a,
                                                     const Derived& sig) mutable -> decltype(auto) {
       using result = decltype(detail::dispatch(method, sig, std::declval<T*>(), s, a...));
-      if (auto strong = weak.lock()) return detail::dispatch(method, sig, strong.get(), s, a...);
+      if (auto strong = weak.lock())
+        return detail::dispatch(method, sig, strong.get(), s, a...);
       return detail::dead_result<result>();
     }};
     return add(opts, identity, true, token_of(object), std::move(owner), std::move(fn));
@@ -571,7 +574,8 @@ class BaseSignal : public detail::signal_tag {
     using fun_type = std::decay_t<F>;
     constexpr bool takes_ptr = detail::receiver_for<fun_type, Derived, const std::shared_ptr<T>&,
                                                     sender_param, detail::param_t<Args>...>;
-    if (object == nullptr) throw_invalid("connect() got a null object for a bound receiver");
+    if (object == nullptr)
+      throw_invalid("connect() got a null object for a bound receiver");
     auto owner = owner_or(opts, object);
     if (!opts.weak) {
       Fn fn{[object, f = fun_type(std::forward<F>(fun))](
@@ -644,7 +648,8 @@ class BaseSignal : public detail::signal_tag {
   template <class T, class M>
   requires std::is_member_function_pointer_v<M>
   bool disconnect(const std::weak_ptr<T>& object, M method, const options& opts = {}) {
-    if (auto strong = object.lock()) return disconnect(strong.get(), method, opts);
+    if (auto strong = object.lock())
+      return disconnect(strong.get(), method, opts);
     registry_->prune();
     return false;
   }
@@ -682,7 +687,8 @@ class BaseSignal : public detail::signal_tag {
 
   // The filter key a connect/disconnect uses: the default sender, else opts.sender.
   std::optional<key_type> filter_for(const options& opts) const {
-    if (default_sender_) return key_type{traits::key_of_value(*default_sender_)};
+    if (default_sender_)
+      return key_type{traits::key_of_value(*default_sender_)};
     if (opts.sender) {
       check_sender(opts.sender, "options.sender");
       return key_type{traits::key_of_value(*opts.sender)};
@@ -726,7 +732,8 @@ class BaseSignal : public detail::signal_tag {
 template <class Derived, class Fn, class Sender, class... Args>
 std::string to_string(const BaseSignal<Derived, Fn, Sender, Args...>& sig) {
   auto info = std::string{};
-  if (const auto& sender = sig.default_sender()) info = " sender=" + detail::format_sender(*sender);
+  if (const auto& sender = sig.default_sender())
+    info = " sender=" + detail::format_sender(*sender);
   return fmt::format("<{}: {}{}>", Derived::kind_name, sig.label(), info);
 }
 
@@ -775,7 +782,8 @@ class SyncSignal
     const key_type& key = base_type::key_of(sender);
     auto receivers = this->registry().snapshot(&key);
     for (const auto& e : receivers) {
-      if (!e->alive()) continue;
+      if (!e->alive())
+        continue;
       try {
         e->fn(sender, args..., *this);
       } catch (...) {
