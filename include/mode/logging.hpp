@@ -118,17 +118,17 @@ struct LoggingOptions {
   /// mode's `logfile`: the file to append to, in default_format. Empty (the
   /// default): write to stderr in default_color_format. (mode writes to stdout;
   /// stderr keeps stdout free for the program and for StdoutRedirect.)
-  std::string log_file;
+  std::string log_file{};
 
   /// mode's `loghandlers`: extra sinks that receive every record. Each keeps
   /// its own pattern and level. Default none.
-  std::vector<spdlog::sink_ptr> log_handlers;
+  std::vector<spdlog::sink_ptr> log_handlers{};
 
   /// mode's `logging_config`, as spdlog's SPDLOG_LEVEL syntax: comma separated
   /// `level` (every logger) or `logger=level` entries, e.g.
   /// "info,mode.redirect=debug", applied after `log_level`. Levels as
   /// want_level(std::string_view) accepts. Default empty (nothing to apply).
-  std::string logging_config;
+  std::string logging_config{};
 };
 
 /// mode's `setup_logging`: points the root sink at the log file (or at

@@ -2,6 +2,9 @@
 // Include this header for the whole public API.
 #pragma once
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
 #include "mode/cron.hpp"
 #include "mode/event.hpp"
 #include "mode/flight_recorder.hpp"
