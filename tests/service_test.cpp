@@ -341,3 +341,47 @@ TEST_CASE("1,000 services start and stop" * doctest::timeout(60)) {
   CHECK(rec->count("s.on_shutdown") == 1000);
   CHECK(h.state() == ServiceState::shutdown);
 }
+
+namespace {
+
+class Dynamic : public Recorded {
+ public:
+  Dynamic(std::shared_ptr<recorder> rec, mode::ServiceHandle other)
+      : Recorded("dynamic", rec), other_(std::move(other)) {}
+  task<void> on_started() override {
+    // A runtime dependency starts at once, because this service already started.
+    late_ = std::make_shared<Recorded>("late", rec_);
+    co_await add_runtime_dependency(late_);
+    rec_->add(std::string{"late is child: "} + (children().size() == 1 ? "yes" : "no"));
+    // Another service, driven through its handle from inside this coroutine.
+    co_await other_.async_start();
+    rec_->add("other started");
+  }
+  task<void> on_stop() override {
+    co_await remove_dependency(late_);
+    rec_->add(std::string{"children left: "} + std::to_string(children().size()));
+    co_await other_.async_stop();
+  }
+
+ private:
+  mode::ServiceHandle other_;
+  std::shared_ptr<mode::Service> late_;
+};
+
+}  // namespace
+
+TEST_CASE("runtime dependencies and handles awaited from another service" * doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  mode::ServiceHandle other{fx.sys, std::make_shared<Recorded>("other", rec)};
+  mode::ServiceHandle h{fx.sys, std::make_shared<Dynamic>(rec, other)};
+  h.start();
+  CHECK(rec->count("late.on_started") == 1);
+  CHECK(rec->count("late is child: yes") == 1);
+  CHECK(rec->count("other started") == 1);
+  CHECK(other.state() == ServiceState::running);
+  h.stop();
+  CHECK(rec->count("late.on_shutdown") == 1);
+  CHECK(rec->count("children left: 0") == 1);
+  CHECK(other.state() == ServiceState::shutdown);
+}
