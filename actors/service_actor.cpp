@@ -26,9 +26,14 @@ std::exception_ptr to_exception(const caf::error& err) {
 namespace {
 
 // Forwards (wake|timeout, id) to a sleeper that it knows only by a weak address, so a
-// pending delayed message never keeps a stopped service alive.
-caf::behavior relay_impl(caf::event_based_actor*) {
-  return {
+// pending delayed message never keeps a stopped service alive. (A class, not a
+// function-based actor: CAF 0.17's factory for an argument-less function dereferences a
+// null tuple pointer, which UBSan reports.)
+class relay_actor : public caf::event_based_actor {
+ public:
+  using caf::event_based_actor::event_based_actor;
+  caf::behavior make_behavior() override {
+    return {
       [](relay_atom, const caf::actor_addr& target, wake_atom, std::uint64_t id) {
         if (auto dest = caf::actor_cast<caf::actor>(target))
           caf::anon_send(dest, wake_atom::value, id);
@@ -37,8 +42,9 @@ caf::behavior relay_impl(caf::event_based_actor*) {
         if (auto dest = caf::actor_cast<caf::actor>(target))
           caf::anon_send(dest, timeout_atom::value, id);
       },
-  };
-}
+    };
+  }
+};
 
 std::mutex relay_mtx;
 std::unordered_map<caf::actor_system*, caf::actor_addr> relays;
@@ -53,7 +59,7 @@ caf::actor timer_relay(caf::actor_system& sys) {
     return existing;
   // Hidden: CAF's shutdown does not wait for it. Services hold it strongly; it dies with
   // the last of them once its pending timers fired.
-  auto relay = sys.spawn<caf::hidden>(relay_impl);
+  auto relay = sys.spawn<relay_actor, caf::hidden>();
   addr = relay.address();
   return relay;
 }
