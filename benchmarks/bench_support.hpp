@@ -4,7 +4,7 @@
 //
 // What is here: JSON-line output (json_line), timing (stopwatch, time_us), summary
 // statistics over repetitions (summarize), resident memory (rss_bytes,
-// release_free_memory), the common command line (--quick, --filter, --reps), a
+// release_free_memory), the common command line (--quick, --filter, --impl, --reps, --threads), a
 // `meta` line describing the machine, and waiting for a CAF system's actors to end.
 #pragma once
 
@@ -34,6 +34,7 @@
 
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 namespace mode::bench {
 
@@ -268,14 +269,24 @@ struct options {
   bool quick = false;
   /// --filter NAME: run only the benchmarks whose name contains NAME. Default: all.
   std::string filter;
+  /// --impl NAME: run only implementation NAME ("mode", or a baseline such as
+  /// "caf-ordered"), e.g. to profile one side alone. Default: all, with ratios.
+  std::string impl;
   /// --reps N: repetitions per measurement; 0 (the default) means the program's own.
   int reps = 0;
+  /// --threads N: CAF scheduler threads; 0 (the default) leaves CAF's own default,
+  /// max(4, cores) in CAF 0.17.6.
+  int threads = 0;
   /// --help: print the usage and exit.
   bool help = false;
 
   /// True if benchmark `name` passes the filter.
   [[nodiscard]] bool wants(std::string_view name) const {
     return filter.empty() || name.find(filter) != std::string_view::npos;
+  }
+  /// True if implementation `name` passes --impl.
+  [[nodiscard]] bool wants_impl(std::string_view name) const {
+    return impl.empty() || impl == name;
   }
   /// The number of repetitions: --reps if given, else `quick_default` or `default_reps`.
   [[nodiscard]] int repetitions(int default_reps, int quick_default) const {
@@ -288,7 +299,9 @@ struct options {
 inline constexpr std::string_view options_usage =
     "  --quick        small sizes, few repetitions (checks that it runs)\n"
     "  --filter NAME  run only benchmarks whose name contains NAME\n"
+    "  --impl NAME    run only implementation NAME (mode, or a baseline), no ratios\n"
     "  --reps N       repetitions per measurement (N >= 1)\n"
+    "  --threads N    CAF scheduler threads (default: CAF's, max(4, cores))\n"
     "  --help         this text\n";
 
 /// Parses the command line. Throws std::invalid_argument quoting the bad argument
@@ -306,6 +319,19 @@ inline options parse_options(int argc, char** argv) {
     return arg == name ||
            (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
   };
+  auto positive_int = [](std::string_view name, const std::string& text) {
+    std::size_t used = 0;
+    int n = 0;
+    try {
+      n = std::stoi(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text.size() || text.empty() || n < 1)
+      throw std::invalid_argument(
+          fmt::format("option '{}' wants a whole number >= 1, got '{}'", name, text));
+    return n;
+  };
   for (int i = 1; i < argc; ++i) {
     std::string_view arg{argv[i]};
     if (arg == "--quick") {
@@ -315,19 +341,13 @@ inline options parse_options(int argc, char** argv) {
     } else if (is(arg, "--filter")) {
       opts.filter = value_of(i, arg, "--filter");
       if (opts.filter.empty()) throw std::invalid_argument("option '--filter' needs a name");
+    } else if (is(arg, "--impl")) {
+      opts.impl = value_of(i, arg, "--impl");
+      if (opts.impl.empty()) throw std::invalid_argument("option '--impl' needs a name");
     } else if (is(arg, "--reps")) {
-      auto text = value_of(i, arg, "--reps");
-      std::size_t used = 0;
-      int n = 0;
-      try {
-        n = std::stoi(text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != text.size() || text.empty() || n < 1)
-        throw std::invalid_argument(
-            fmt::format("option '--reps' wants a whole number >= 1, got '{}'", text));
-      opts.reps = n;
+      opts.reps = positive_int("--reps", value_of(i, arg, "--reps"));
+    } else if (is(arg, "--threads")) {
+      opts.threads = positive_int("--threads", value_of(i, arg, "--threads"));
     } else {
       throw std::invalid_argument(fmt::format("unknown option '{}'", arg));
     }
@@ -365,10 +385,18 @@ inline json_line meta_line(std::string_view program, const options& opts) {
 #endif
   line.add("quick", opts.quick);
   line.add("filter", opts.filter);
+  line.add("impl", opts.impl);
+  line.add("threads_option", opts.threads);
   return line;
 }
 
 // -- CAF --------------------------------------------------------------------------------------
+
+/// Applies the options that concern CAF (--threads) to `cfg`; returns `cfg`.
+inline caf::actor_system_config& configure(caf::actor_system_config& cfg, const options& opts) {
+  if (opts.threads > 0) cfg.set("scheduler.max-threads", opts.threads);
+  return cfg;
+}
 
 /// Waits until at most `count` actors of `sys` are running (e.g. the count before a
 /// tree was spawned, once it was dropped). A scoped_actor counts as running in CAF

@@ -10,9 +10,12 @@
 //                      background task, or none) against an idle raw actor.
 //
 // Output: JSON lines on stdout (see docs/benchmarks.md). Options: --quick, --filter
-// NAME, --reps N.
+// NAME, --impl NAME, --reps N, --threads N.
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -298,35 +301,38 @@ void print_ratio(const tree_case& c, const impl_samples& ours, const impl_sample
   line.print();
 }
 
-void run_start_stop(caf::actor_system& sys, const tree_case& c, int reps) {
-  impl_samples ours{"mode"};
-  impl_samples ordered{"caf-ordered"};
-  impl_samples fanout{"caf-fanout"};
+void run_start_stop(caf::actor_system& sys, const tree_case& c, int reps,
+                    const bench::options& opts) {
+  struct runner {
+    impl_samples samples;
+    std::function<cycle_times()> cycle;
+  };
+  std::vector<runner> runners;
+  auto add = [&](std::string name, std::function<cycle_times()> cycle) {
+    if (opts.wants_impl(name)) runners.push_back({impl_samples{std::move(name)}, std::move(cycle)});
+  };
+  add("mode", [&] { return mode_cycle(sys, c.fanout); });
+  add("caf-ordered", [&] { return raw_cycle(sys, c.fanout, true); });
+  add("caf-fanout", [&] { return raw_cycle(sys, c.fanout, false); });
   // One untimed cycle each first: the first one pays for one-off allocations.
-  mode_cycle(sys, c.fanout);
-  raw_cycle(sys, c.fanout, true);
-  raw_cycle(sys, c.fanout, false);
-  // Interleaved, so that a change in the machine's load hits all three alike.
-  for (int i = 0; i < reps; ++i) {
-    ours.add(mode_cycle(sys, c.fanout));
-    ordered.add(raw_cycle(sys, c.fanout, true));
-    fanout.add(raw_cycle(sys, c.fanout, false));
-  }
+  for (auto& r : runners) r.cycle();
+  // Interleaved, so that a change in the machine's load hits all of them alike.
+  for (int i = 0; i < reps; ++i)
+    for (auto& r : runners) r.samples.add(r.cycle());
   auto services = tree_size(c.fanout);
-  print_impl(c, ours, services);
-  print_impl(c, ordered, services);
-  print_impl(c, fanout, services);
-  print_ratio(c, ours, ordered);
-  print_ratio(c, ours, fanout);
+  for (auto& r : runners) print_impl(c, r.samples, services);
+  if (runners.size() < 2 || runners.front().samples.impl != "mode") return;
+  for (std::size_t i = 1; i < runners.size(); ++i)
+    print_ratio(c, runners.front().samples, runners[i].samples);
 }
 
 // -- memory -------------------------------------------------------------------------------------
 
 /// RSS growth per service for `n` started services below one root (n + 1 in all),
 /// each with a sleeping background task if `with_task`. Runs in a fresh system.
-double mode_bytes_per_service(std::size_t n, bool with_task) {
+double mode_bytes_per_service(std::size_t n, bool with_task, const bench::options& opts) {
   caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+  caf::actor_system sys{bench::configure(cfg, opts)};
   std::atomic<std::size_t> begun{0};
   auto* counter = with_task ? &begun : nullptr;
   {
@@ -359,9 +365,9 @@ double mode_bytes_per_service(std::size_t n, bool with_task) {
 /// RSS growth per idle raw actor for `n` actors (each answered one request, so it is
 /// initialised), each with a pending one-hour delayed message to itself if
 /// `with_timer` (the raw analogue of a sleeping task). Runs in a fresh system.
-double raw_bytes_per_actor(std::size_t n, bool with_timer) {
+double raw_bytes_per_actor(std::size_t n, bool with_timer, const bench::options& opts) {
   caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+  caf::actor_system sys{bench::configure(cfg, opts)};
   auto idle = [with_timer](caf::event_based_actor* self) -> caf::behavior {
     if (with_timer) self->delayed_anon_send(self, 1h, b_tick_atom::value);
     return {
@@ -408,34 +414,62 @@ void print_memory(const std::string& case_name, const memory_variant& v) {
   line.print();
 }
 
-void run_memory(const std::string& case_name, std::size_t n, bool with_task, int reps) {
-  memory_variant ours{"mode", n + 1, {}};
-  memory_variant idle{"caf-idle", n, {}};
-  memory_variant timer{"caf-idle-timer", n, {}};
-  for (int i = 0; i < reps; ++i) {
-    ours.samples.push_back(
-        bench::run_isolated([&] { return mode_bytes_per_service(n, with_task); }));
-    idle.samples.push_back(bench::run_isolated([&] { return raw_bytes_per_actor(n, false); }));
-    if (with_task)
-      timer.samples.push_back(bench::run_isolated([&] { return raw_bytes_per_actor(n, true); }));
-  }
-  print_memory(case_name, ours);
-  print_memory(case_name, idle);
-  std::vector<const memory_variant*> baselines{&idle};
-  if (with_task) {
-    print_memory(case_name, timer);
-    baselines.push_back(&timer);
-  }
-  for (auto* base : baselines) {
+void run_memory(const std::string& case_name, std::size_t n, bool with_task, int reps,
+                const bench::options& opts) {
+  struct runner {
+    memory_variant variant;
+    std::function<double()> measure;
+  };
+  std::vector<runner> runners;
+  auto add = [&](std::string name, std::size_t count, std::function<double()> measure) {
+    if (opts.wants_impl(name))
+      runners.push_back({{std::move(name), count, {}}, std::move(measure)});
+  };
+  add("mode", n + 1, [=, &opts] { return mode_bytes_per_service(n, with_task, opts); });
+  add("caf-idle", n, [=, &opts] { return raw_bytes_per_actor(n, false, opts); });
+  // A pending delayed message per actor: the raw analogue of a sleeping task.
+  if (with_task)
+    add("caf-idle-timer", n, [=, &opts] { return raw_bytes_per_actor(n, true, opts); });
+  for (int i = 0; i < reps; ++i)
+    for (auto& r : runners) r.variant.samples.push_back(bench::run_isolated(r.measure));
+  for (auto& r : runners) print_memory(case_name, r.variant);
+  if (runners.size() < 2 || runners.front().variant.impl != "mode") return;
+  auto ours = bench::summarize(runners.front().variant.samples).median;
+  for (std::size_t i = 1; i < runners.size(); ++i) {
     bench::json_line line{"memory_ratio"};
-    line.add("case", case_name).add("impl", "mode").add("baseline", base->impl);
-    line.add("ratio", bench::ratio(bench::summarize(ours.samples).median,
-                                   bench::summarize(base->samples).median));
+    line.add("case", case_name).add("impl", "mode").add("baseline", runners[i].variant.impl);
+    line.add("ratio", bench::ratio(ours, bench::summarize(runners[i].variant.samples).median));
     line.print();
   }
 }
 
+std::vector<tree_case> start_stop_cases(bool quick) {
+  if (quick)
+    return {{"start_stop/flat-100", {100}},
+            {"start_stop/flat-1000", {1000}},
+            {"start_stop/tree-2x5x10", {2, 5, 10}}};
+  return {{"start_stop/flat-1000", {1000}},
+          {"start_stop/flat-10000", {10000}},
+          {"start_stop/tree-10x10x100", {10, 10, 100}}};
+}
+
+/// The implementations this program measures (for --impl).
+constexpr std::array<std::string_view, 5> known_impls{"mode", "caf-ordered", "caf-fanout",
+                                                      "caf-idle", "caf-idle-timer"};
+
 int run(const bench::options& opts) {
+  if (!opts.impl.empty() &&
+      std::find(known_impls.begin(), known_impls.end(), opts.impl) == known_impls.end())
+    throw std::invalid_argument(fmt::format(
+        "option '--impl': unknown implementation '{}' (known: mode, caf-ordered, caf-fanout, "
+        "caf-idle, caf-idle-timer)",
+        opts.impl));
+  bool any = opts.wants("memory/with-task") || opts.wants("memory/no-task");
+  for (auto& c : start_stop_cases(opts.quick)) any = any || opts.wants(c.name);
+  if (!any)
+    throw std::invalid_argument(fmt::format(
+        "option '--filter': no benchmark name contains '{}' (see --help)", opts.filter));
+
   // Quiet: the Starting.../Stopping... lines of 10,000 services would be the benchmark.
   mode::get_logger("mode.services")->set_level(spdlog::level::warn);
   auto meta = bench::meta_line("service_bench", opts);
@@ -446,25 +480,17 @@ int run(const bench::options& opts) {
   // process with no other threads, i.e. no actor system alive yet.
   std::size_t mem_n = opts.quick ? 1000 : 10000;
   int mem_reps = opts.repetitions(3, 1);
-  if (opts.wants("memory/with-task")) run_memory("memory/with-task", mem_n, true, mem_reps);
-  if (opts.wants("memory/no-task")) run_memory("memory/no-task", mem_n, false, mem_reps);
+  if (opts.wants("memory/with-task")) run_memory("memory/with-task", mem_n, true, mem_reps, opts);
+  if (opts.wants("memory/no-task")) run_memory("memory/no-task", mem_n, false, mem_reps, opts);
 
-  std::vector<tree_case> cases;
-  if (opts.quick)
-    cases = {{"start_stop/flat-100", {100}},
-             {"start_stop/flat-1000", {1000}},
-             {"start_stop/tree-2x5x10", {2, 5, 10}}};
-  else
-    cases = {{"start_stop/flat-1000", {1000}},
-             {"start_stop/flat-10000", {10000}},
-             {"start_stop/tree-10x10x100", {10, 10, 100}}};
+  auto cases = start_stop_cases(opts.quick);
   std::erase_if(cases, [&](const tree_case& c) { return !opts.wants(c.name); });
   if (cases.empty()) return 0;
   caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
+  caf::actor_system sys{bench::configure(cfg, opts)};
   bench::json_line{"system"}.add("scheduler_threads", sys.scheduler().num_workers()).print();
   int reps = opts.repetitions(5, 2);
-  for (auto& c : cases) run_start_stop(sys, c, reps);
+  for (auto& c : cases) run_start_stop(sys, c, reps, opts);
   return 0;
 }
 
