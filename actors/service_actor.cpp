@@ -187,6 +187,10 @@ void service_actor::on_exit() {
   auto& b = *svc_->binding_;
   std::lock_guard<std::mutex> guard{b.mtx};
   b.self = nullptr;
+  // The children are going away with this actor's references: unlinked first, they are
+  // spared an exit message each that they would only ignore.
+  for (auto& [child, hdl] : b.children)
+    unlink_from(hdl);
   if (b.actor == address())
     b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
   b.children.clear();
@@ -219,7 +223,7 @@ void service_actor::keep_alive(bool on) {
 
 namespace {
 
-task<void> lifecycle_step(task<void> step, caf::response_promise rp, std::string label) {
+task<void> lifecycle_step(task<void> step, caf::response_promise rp, const Service* svc) {
   std::exception_ptr error;
   try {
     co_await std::move(step);
@@ -227,7 +231,7 @@ task<void> lifecycle_step(task<void> step, caf::response_promise rp, std::string
     error = std::current_exception();
   }
   if (error)
-    rp.deliver(make_crash_error(label + " <- " + describe_exception(error)));
+    rp.deliver(make_crash_error(svc->label() + " <- " + describe_exception(error)));
   else
     rp.deliver(caf::unit);
 }
@@ -235,7 +239,11 @@ task<void> lifecycle_step(task<void> step, caf::response_promise rp, std::string
 }  // namespace
 
 void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
-  host_.launch(lifecycle_step(std::move(step), std::move(rp), svc_->label()), name, false);
+  // Begun at once, in the handler that asked for it: a start or stop costs no extra
+  // message to self.
+  auto id = host_.launch(lifecycle_step(std::move(step), std::move(rp), svc_.get()), name, false,
+                         false);
+  host_.begin(id);
 }
 
 void service_actor::exit_crashed() {

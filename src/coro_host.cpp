@@ -39,7 +39,8 @@ coro_host::~coro_host() {
 
 // -- root tasks -----------------------------------------------------------------
 
-std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future) {
+std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future,
+                                bool post_begin) {
   auto record = std::make_unique<task_record>();
   record->id = next_id_++;
   record->name = std::move(name);
@@ -49,7 +50,8 @@ std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future) 
   record->root.promise().root_ = record.get();
   auto id = record->id;
   tasks_.emplace(id, std::move(record));
-  driver_.post_begin(id);
+  if (post_begin)
+    driver_.post_begin(id);
   return id;
 }
 

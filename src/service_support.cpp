@@ -80,6 +80,11 @@ std::string Service::shortlabel() const {
   return label();
 }
 
+bool ServiceLog::enabled(spdlog::level::level_enum lvl) const {
+  auto& lg = svc_.logger();
+  return lg && lg->should_log(lvl);
+}
+
 void ServiceLog::write(spdlog::level::level_enum lvl, std::string_view msg) const {
   auto& lg = svc_.logger();
   if (!lg || !lg->should_log(lvl))

@@ -178,8 +178,11 @@ class ServiceLog {
   explicit ServiceLog(const Service& svc) : svc_(svc) {}
   template <class... Ts>
   void log(spdlog::level::level_enum lvl, fmt::format_string<Ts...> fmt, Ts&&... xs) const {
-    write(lvl, fmt::format(fmt, std::forward<Ts>(xs)...));
+    if (enabled(lvl))
+      write(lvl, fmt::format(fmt, std::forward<Ts>(xs)...));
   }
+  /// True if a line at `lvl` would be written.
+  [[nodiscard]] bool enabled(spdlog::level::level_enum lvl) const;
   template <class... Ts>
   void debug(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
     log(spdlog::level::debug, fmt, std::forward<Ts>(xs)...);

@@ -91,8 +91,9 @@ class coro_host {
 
   // -- root tasks ---------------------------------------------------------------
 
-  /// Takes `t` as a root task; it begins on a later turn of the actor.
-  std::uint64_t launch(task<void> t, std::string name, bool is_future);
+  /// Takes `t` as a root task; it begins on a later turn of the actor, or, with
+  /// `post_begin` false, when the caller calls begin().
+  std::uint64_t launch(task<void> t, std::string name, bool is_future, bool post_begin = true);
 
   /// Begins root task `id` now (called for the driver's post_begin message).
   void begin(std::uint64_t id);
