@@ -432,8 +432,7 @@ task<void> Service::exit_contexts() {
   context_order_.clear();
 }
 
-task<void> Service::add_async_context(task<void> enter, std::function<task<void>()> exit) {
-  co_await std::move(enter);
+void Service::push_async_exit(std::function<task<void>()> exit) {
   async_exits_.push_back(std::move(exit));
   context_order_.push_back(1);
 }

@@ -34,14 +34,14 @@ class relay_actor : public caf::event_based_actor {
   using caf::event_based_actor::event_based_actor;
   caf::behavior make_behavior() override {
     return {
-      [](relay_atom, const caf::actor_addr& target, wake_atom, std::uint64_t id) {
-        if (auto dest = caf::actor_cast<caf::actor>(target))
-          caf::anon_send(dest, wake_atom::value, id);
-      },
-      [](relay_atom, const caf::actor_addr& target, timeout_atom, std::uint64_t id) {
-        if (auto dest = caf::actor_cast<caf::actor>(target))
-          caf::anon_send(dest, timeout_atom::value, id);
-      },
+        [](relay_atom, const caf::actor_addr& target, wake_atom, std::uint64_t id) {
+          if (auto dest = caf::actor_cast<caf::actor>(target))
+            caf::anon_send(dest, wake_atom::value, id);
+        },
+        [](relay_atom, const caf::actor_addr& target, timeout_atom, std::uint64_t id) {
+          if (auto dest = caf::actor_cast<caf::actor>(target))
+            caf::anon_send(dest, timeout_atom::value, id);
+        },
     };
   }
 };
@@ -241,8 +241,8 @@ task<void> lifecycle_step(task<void> step, caf::response_promise rp, const Servi
 void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
   // Begun at once, in the handler that asked for it: a start or stop costs no extra
   // message to self.
-  auto id = host_.launch(lifecycle_step(std::move(step), std::move(rp), svc_.get()), name, false,
-                         false);
+  auto id =
+      host_.launch(lifecycle_step(std::move(step), std::move(rp), svc_.get()), name, false, false);
   host_.begin(id);
 }
 

@@ -93,6 +93,22 @@ class Context {
   std::string name_;
 };
 
+class AsyncContext {
+ public:
+  explicit AsyncContext(std::shared_ptr<recorder> rec) : rec_(std::move(rec)) {}
+  task<void> aenter() {
+    rec_->add("async.acquired");
+    co_return;
+  }
+  task<void> aexit() {
+    rec_->add("async.released");
+    co_return;
+  }
+
+ private:
+  std::shared_ptr<recorder> rec_;
+};
+
 class Complex : public Recorded {
  public:
   Complex(std::shared_ptr<recorder> rec) : Recorded("Complex", rec) {
@@ -103,15 +119,7 @@ class Complex : public Recorded {
   }
   task<void> on_start() override {
     add_context(std::make_unique<Context>(rec_, "sync"));
-    co_await add_async_context(
-        [](std::shared_ptr<recorder> r) -> task<void> {
-          r->add("async.acquired");
-          co_return;
-        }(rec_),
-        [r = rec_]() -> task<void> {
-          r->add("async.released");
-          co_return;
-        });
+    co_await add_async_context(std::make_unique<AsyncContext>(rec_));
     co_await Recorded::on_start();
   }
   task<void> background() {

@@ -429,9 +429,17 @@ class Service : public std::enable_shared_from_this<Service> {
     contexts_.push_back(std::shared_ptr<void>(std::move(resource)));
     return ref;
   }
-  /// mode's add_async_context: `enter` runs now; `exit` runs at stop, in reverse order
-  /// with the other contexts.
-  task<void> add_async_context(task<void> enter, std::function<task<void>()> exit);
+  /// mode's add_async_context: enters `ctx` now (`co_await ctx->aenter()`) and exits it
+  /// at stop (`co_await ctx->aexit()`), in reverse order with the other contexts. Ctx
+  /// provides `task<void> aenter()` and `task<void> aexit()`, like Python's
+  /// __aenter__/__aexit__. Returns the context, owned by the service until stop.
+  template <class Ctx>
+  task<Ctx*> add_async_context(std::unique_ptr<Ctx> ctx) {
+    co_await ctx->aenter();
+    std::shared_ptr<Ctx> owned{std::move(ctx)};
+    push_async_exit([owned] { return owned->aexit(); });
+    co_return owned.get();
+  }
 
   // -- internal (used by the actor layer) -------------------------------------------------
 
@@ -454,6 +462,7 @@ class Service : public std::enable_shared_from_this<Service> {
   void mark_crashed(std::exception_ptr reason);
   task<void> crash_sequence();
   void on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error);
+  void push_async_exit(std::function<task<void>()> exit);
   task<void> run_guarded(const task_factory& fn, TaskErrorPolicy policy, const std::string& name);
   detail::coro_host& host();
 

@@ -7,6 +7,12 @@
 // grows the stack (g++ 12 turns symmetric transfer into a tail call only when
 // optimising, and not under ASan). A task suspended on a service's sleep, wait or
 // request is resumed by a message to that service's actor, never by another thread.
+//
+// A g++ 12 pitfall (measured with Debian's 12.2): a temporary of aggregate type (a
+// lambda, a brace-initialised struct) created inside a co_await expression is destroyed
+// twice. `co_await f([x] {...})` corrupts x; name the lambda first:
+// `auto fn = [x] {...}; co_await f(fn);`. mode-cpp's own API takes no such arguments
+// in awaited calls.
 #pragma once
 
 #include <coroutine>
