@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "../actors/service_actor.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
 #include "test_support.hpp"
@@ -233,6 +234,33 @@ TEST_CASE("a crash in a leaf takes its tree down, with the reason as a chain" *
   CHECK(rec->count("head.on_shutdown") == 1);
   auto reason = mode::describe_exception(head->crash_reason());
   CHECK(reason == "middle <- leaf <- std::runtime_error: leaf task failed");
+}
+
+TEST_CASE("a crash anywhere in a tree without supervisor crashes the whole tree" *
+          doctest::timeout(60)) {
+  for (const std::string where : {"leaf", "middle", "head"}) {
+    CAPTURE(where);
+    system_fixture fx;
+    auto rec = std::make_shared<recorder>();
+    auto head = std::make_shared<Recorded>("head", rec);
+    auto middle = head->add_dependency(std::make_shared<Recorded>("middle", rec));
+    auto leaf = middle->add_dependency(std::make_shared<Recorded>("leaf", rec));
+    auto sibling = head->add_dependency(std::make_shared<Recorded>("sibling", rec));
+    mode::ServiceHandle h{fx.sys, head};
+    h.start();
+    auto target = where == "leaf" ? leaf : where == "middle" ? middle : head;
+    // White box: crash a child directly, as a crash inside it would.
+    caf::anon_send(target->binding()->get(), mode::detail::crash_atom::value,
+                   std::string{"crash " + where});
+    REQUIRE(h.wait_until_stopped(20s));
+    for (auto& svc : {head, middle, leaf, sibling}) {
+      CAPTURE(svc->label());
+      CHECK(svc->crashed());
+      CHECK(rec->count(svc->label() + ".on_shutdown") == 1);
+    }
+    auto reason = mode::describe_exception(head->crash_reason());
+    CHECK(reason.find("crash " + where) != std::string::npos);
+  }
 }
 
 TEST_CASE("an exception in on_start crashes the service and fails start()" * doctest::timeout(30)) {
