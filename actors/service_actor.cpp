@@ -2,6 +2,8 @@
 
 #include <typeinfo>
 
+#include "introspection.hpp"
+
 namespace mode::detail {
 
 // -- errors ---------------------------------------------------------------------------------
@@ -92,7 +94,11 @@ service_actor* running_actor() noexcept {
 }
 
 service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc)
-    : caf::event_based_actor(cfg), svc_(std::move(svc)), host_(*this) {
+    : caf::event_based_actor(cfg),
+      svc_(std::move(svc)),
+      // The label costs a demangle: only worth it while a blocking detector watches.
+      activity_(typeid(*svc_), ActivityRegistry::global().watched() ? svc_->label() : std::string{}),
+      host_(*this) {
   relay_ = timer_relay(home_system());
 }
 
@@ -161,6 +167,7 @@ caf::behavior service_actor::make_behavior() {
         return caf::delegated<void>{};
       },
       [this](traces_atom) { return svc_->human_tracebacks(); },
+      [this](introspect_atom) { return introspect(*this); },
       [this](wake_atom, std::uint64_t id) {
         actor_scope scope{this};
         host_.resume(id, wake_reason::fired);
@@ -174,6 +181,11 @@ caf::behavior service_actor::make_behavior() {
         host_.begin(id);
       },
   };
+}
+
+caf::invoke_message_result service_actor::consume(caf::mailbox_element& x) {
+  activity_guard busy{*this, activity_, x};
+  return caf::event_based_actor::consume(x);
 }
 
 void service_actor::on_exit() {

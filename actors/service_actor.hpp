@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "mode/blocking_detector.hpp"
 #include "mode/detail/coro_host.hpp"
 #include "mode/service.hpp"
 
@@ -77,6 +78,8 @@ class service_actor : public caf::event_based_actor, public host_driver {
 
   caf::behavior make_behavior() override;
   void on_exit() override;
+  /// Handles one message, with the activity slot marked busy meanwhile.
+  caf::invoke_message_result consume(caf::mailbox_element& x) override;
 
   // -- host_driver ------------------------------------------------------------------------
   void post_wake(std::uint64_t id) override;
@@ -105,6 +108,8 @@ class service_actor : public caf::event_based_actor, public host_driver {
 
  private:
   std::shared_ptr<Service> svc_;
+  /// What this actor's thread is doing, for the blocking detector (worker --debug).
+  ActivitySlot activity_;
   coro_host host_;
   caf::actor relay_;
   caf::strong_actor_ptr keep_alive_;

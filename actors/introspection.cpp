@@ -1,0 +1,141 @@
+#include "introspection.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <typeinfo>
+
+#include <fmt/format.h>
+
+#include "mode/service_handle.hpp"
+
+namespace mode::detail {
+
+std::string type_label(const Service& svc) {
+  int status = 0;
+  const char* name = typeid(svc).name();
+  std::unique_ptr<char, void (*)(void*)> out{abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                             std::free};
+  std::string text = status == 0 && out ? std::string{out.get()} : std::string{name};
+  if (auto pos = text.rfind("::"); pos != std::string::npos && text.find('<') == std::string::npos)
+    text.erase(0, pos + 2);
+  return text;
+}
+
+// -- snapshots ------------------------------------------------------------------------------
+
+service_snapshot introspect(service_actor& self) {
+  auto& svc = self.service();
+  service_snapshot snap;
+  snap.label = svc.label();
+  snap.state = static_cast<std::int32_t>(svc.state());
+  snap.restart_count = svc.restart_count();
+  snap.flags.assign(svc.diag.flags().begin(), svc.diag.flags().end());
+  snap.tracebacks = svc.tracebacks();
+  auto& slots = svc.binding()->children;
+  for (auto& child : svc.children()) {
+    snap.child_types.push_back(type_label(*child));
+    auto i = slots.find(child.get());
+    snap.child_actors.push_back(i != slots.end() ? i->second : caf::actor{});
+  }
+  return snap;
+}
+
+namespace {
+
+ServiceNode gather(caf::scoped_actor& self, const caf::actor& who, std::string fallback_label,
+                   const Seconds& timeout, int depth) {
+  ServiceNode node;
+  node.label = std::move(fallback_label);
+  if (!who) {
+    node.state = "init";
+    node.note = "not started";
+    return node;
+  }
+  service_snapshot snap;
+  caf::error failure;
+  auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout.duration());
+  self->request(who, ms, introspect_atom::value)
+      .receive([&](service_snapshot& answer) { snap = std::move(answer); },
+               [&](caf::error& err) { failure = std::move(err); });
+  if (failure) {
+    node.note = failure == caf::sec::request_timeout
+                    ? fmt::format("no answer within {}s: blocked?", timeout.count())
+                    : std::string{"its actor exited"};
+    return node;
+  }
+  node.answered = true;
+  node.label = std::move(snap.label);
+  node.state = std::string{to_string(static_cast<ServiceState>(snap.state))};
+  node.restart_count = snap.restart_count;
+  node.flags = std::move(snap.flags);
+  node.tracebacks = std::move(snap.tracebacks);
+  // A tree deeper than this is a cycle, not a program.
+  if (depth > 1000) return node;
+  for (std::size_t i = 0; i < snap.child_actors.size(); ++i)
+    node.children.push_back(
+        gather(self, snap.child_actors[i], std::move(snap.child_types[i]), timeout, depth + 1));
+  return node;
+}
+
+}  // namespace
+
+ServiceNode inspect_actor(caf::actor_system& sys, const caf::actor& root, std::string root_label,
+                          Seconds timeout) {
+  ServiceNode result;
+  {
+    caf::scoped_actor self{sys};
+    result = gather(self, root, std::move(root_label), timeout, 0);
+  }
+  // A scoped_actor pins the system's logger in a thread_local of this thread, and
+  // ~actor_system waits for that reference: a console or signal thread that outlives
+  // the system would hang it. Let go of it now.
+  caf::logger::set_current_actor_system(nullptr);
+  return result;
+}
+
+// -- activity marking ---------------------------------------------------------------------------
+
+const char* message_kind(service_actor& self, caf::mailbox_element& x,
+                         std::source_location& where) noexcept {
+  if (x.mid.is_response()) return "response";
+  auto& content = x.content();
+  if (content.size() == 0) return "message";
+  if (content.match_element<caf::atom_value>(0)) {
+    auto atom = content.get_as<caf::atom_value>(0);
+    bool wake = atom == wake_atom::value;
+    if ((wake || atom == timeout_atom::value) && content.size() == 2 &&
+        content.match_element<std::uint64_t>(1)) {
+      if (auto* node = self.host().find(content.get_as<std::uint64_t>(1))) where = node->where;
+      return wake ? "resume" : "timeout";
+    }
+    if (atom == begin_atom::value) return "begin";
+    if (atom == start_atom::value) return "start";
+    if (atom == stop_atom::value) return "stop";
+    if (atom == restart_atom::value) return "restart";
+    if (atom == crash_atom::value) return "crash";
+    return "query";
+  }
+  if (content.match_element<caf::exit_msg>(0)) return "exit_msg";
+  if (content.match_element<caf::down_msg>(0)) return "down_msg";
+  return "message";
+}
+
+}  // namespace mode::detail
+
+namespace mode {
+
+ServiceNode inspect(const ServiceHandle& handle, Seconds timeout) {
+  if (!handle) return ServiceNode{};
+  auto hdl = handle.actor();
+  auto label = detail::type_label(*handle.service());
+  if (!hdl) {
+    ServiceNode node;
+    node.label = std::move(label);
+    node.note = "its actor exited";
+    return node;
+  }
+  return detail::inspect_actor(hdl->home_system(), hdl, std::move(label), timeout);
+}
+
+}  // namespace mode

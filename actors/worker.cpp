@@ -1,0 +1,524 @@
+// mode::Worker on CAF: the command line, the actor system, signals, the exit status.
+#include "mode/worker.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <new>
+#include <optional>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <caf/all.hpp>
+
+#include "../src/worker_signals.hpp"
+#include "introspection.hpp"
+#include "mode/blocking_detector.hpp"
+#include "mode/flight_recorder.hpp"
+#include "mode/service_handle.hpp"
+#include "service_actor.hpp"
+
+namespace mode {
+
+namespace {
+
+// -- the command line -------------------------------------------------------------------------
+
+// The Worker's options on CAF's option machinery: `--help` lists them next to CAF's
+// own, and CAF's (`--scheduler.max-threads=2`, ...) go straight into the config.
+class worker_config : public caf::actor_system_config {
+ public:
+  explicit worker_config(const WorkerOptions& defaults)
+      : log_level(defaults.log_level),
+        log_file(defaults.log_file),
+        debug(defaults.debug),
+        quiet(defaults.quiet),
+        console_port(defaults.console_port),
+        blocking_timeout(defaults.blocking_timeout.count()),
+        stop_timeout(defaults.stop_timeout.count()) {
+    opt_group{custom_options_, "global"}
+        .add(log_level, "loglevel,l",
+             fmt::format("log level: debug, info, warning, error, critical or a number "
+                         "(default: {})",
+                         defaults.log_level))
+        .add(log_file, "logfile,f", "append the log to this file (default: stderr)")
+        .add(debug, "debug", "start the debug console and the blocking detector")
+        .add(quiet, "quiet,q", "print nothing on stdout/stderr besides the log")
+        .add(console_port, "console-port",
+             fmt::format("debug console port on 127.0.0.1, 0 for any (default: {})",
+                         defaults.console_port))
+        .add(blocking_timeout, "blocking-timeout",
+             fmt::format("seconds a handler may block its thread before the blocking detector "
+                         "reports it (default: {})",
+                         defaults.blocking_timeout.count()))
+        .add(stop_timeout, "stop-timeout",
+             fmt::format("seconds stopping may take before the process exits with status 1 "
+                         "(default: {})",
+                         defaults.stop_timeout.count()));
+  }
+
+  /// The options' help text (without CAF's groups; those are in --long-help).
+  std::string help() const { return custom_options_.help_text(true); }
+
+  /// Copies the parsed values into `opts`. Throws std::invalid_argument (naming the
+  /// option) for a number that is no valid Seconds.
+  void apply(WorkerOptions& opts) const {
+    opts.log_level = log_level;
+    opts.log_file = log_file;
+    opts.debug = debug;
+    opts.quiet = quiet;
+    opts.console_port = console_port;
+    auto seconds = [](double value, const char* name) {
+      try {
+        return Seconds{value};
+      } catch (const std::invalid_argument&) {
+        throw std::invalid_argument(
+            fmt::format("{}: must be a positive number of seconds, got '{}'", name, value));
+      }
+    };
+    opts.blocking_timeout = seconds(blocking_timeout, "--blocking-timeout");
+    opts.stop_timeout = seconds(stop_timeout, "--stop-timeout");
+  }
+
+  std::string log_level;
+  std::string log_file;
+  bool debug;
+  bool quiet;
+  std::uint16_t console_port;
+  double blocking_timeout;
+  double stop_timeout;
+};
+
+// CAF's parser errors name the argument in a settings context; say what was wrong
+// with it in words.
+std::string describe_parse_error(const caf::error& err) {
+  std::string arg;
+  const auto& ctx = err.context();
+  if (ctx.match_elements<caf::settings>())
+    if (auto text = caf::get_if<std::string>(&ctx.get_as<caf::settings>(0), "argument"))
+      arg = *text;
+  if (err.category() == caf::atom("parser")) {
+    auto code = static_cast<caf::pec>(err.code());
+    switch (code) {
+      case caf::pec::not_an_option:
+        return fmt::format("unknown option '{}'", arg);
+      case caf::pec::missing_argument:
+        return fmt::format("option '{}' needs a value", arg);
+      default:
+        return fmt::format("bad value in '{}' ({})", arg, caf::to_string(code));
+    }
+  }
+  if (err == caf::sec::cannot_open_file)
+    return "cannot open the config file " + caf::to_string(ctx);
+  return caf::to_string(err);
+}
+
+bool asks_for_help(const std::vector<std::string>& args) {
+  for (auto& a : args)
+    if (a == "-h" || a == "-?" || a == "--help" || a == "--long-help") return true;
+  return false;
+}
+
+bool is_out_of_memory(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (const std::exception& e) {
+    // A crash that travelled through other services is a ServiceCrashed whose text
+    // chain ends with the original exception.
+    return std::strstr(e.what(), "std::bad_alloc") != nullptr ||
+           std::strstr(e.what(), "std::bad_array_new_length") != nullptr;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+// -- runtime: what exists while execute_from_commandline() runs ----------------------------------
+
+struct Worker::runtime {
+  explicit runtime(Worker& w) : worker(w), log(get_logger("mode.worker")) {}
+
+  Worker& worker;
+  std::shared_ptr<spdlog::logger> log;
+
+  std::mutex mtx;  // guards the fields up to `deadline`
+  caf::actor_system* sys = nullptr;
+  ServiceHandle handle;
+  bool shutdown_started = false;
+  bool stop_requested = false;
+  TimerHandle deadline;
+
+  ThreadTimerScheduler timers;  // the stop deadline fires on its thread
+
+  /// Everyone who exits early goes through here: flush what was logged, then leave
+  /// without running destructors (~actor_system would wait for stuck actors forever).
+  [[noreturn]] void force_exit(const std::string& why) {
+    log->critical("{}", why);
+    spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& lg) { lg->flush(); });
+    std::fflush(nullptr);
+    std::_Exit(exit_status::failure);
+  }
+
+  void arm_deadline_locked() {
+    if (deadline.valid()) return;
+    auto limit = worker.options_.stop_timeout;
+    deadline = timers.schedule(
+        std::chrono::duration_cast<TimerScheduler::duration>(limit.duration()), [this, limit] {
+          force_exit(fmt::format(
+              "Stopping did not finish within {}s (--stop-timeout): forcing exit", limit.count()));
+        });
+  }
+
+  /// A signal or schedule_shutdown(): the first starts the stop, a later one while
+  /// stopping forces exit 1.
+  void request_stop(const std::string& why) {
+    std::unique_lock<std::mutex> guard{mtx};
+    if (shutdown_started) {
+      guard.unlock();
+      force_exit(fmt::format("{} while stopping: forcing exit", why));
+    }
+    shutdown_started = true;
+    stop_requested = true;
+    arm_deadline_locked();
+    log->info("{}: stopping", why);
+    if (handle) handle.send_stop();
+  }
+
+  /// The main thread's stop phase begins (after a crash, a non-daemon run, or after a
+  /// signal's stop): from here on every stop step runs under the deadline.
+  void begin_shutdown() {
+    std::lock_guard<std::mutex> guard{mtx};
+    shutdown_started = true;
+    arm_deadline_locked();
+  }
+
+  ServiceNode snapshot(Seconds timeout = 1.0) {
+    caf::actor_system* s = nullptr;
+    caf::actor root;
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      s = sys;
+      if (handle) root = handle.actor();
+    }
+    if (s == nullptr || !root) return ServiceNode{};
+    return detail::inspect_actor(*s, root, detail::type_label(worker), timeout);
+  }
+
+  void on_signal(int sig) {
+    switch (sig) {
+      case SIGINT:
+        worker.carp("-INT- -INT- -INT- -INT- -INT- -INT-");
+        request_stop(fmt::format("Signal received: SIGINT ({})", sig));
+        break;
+      case SIGTERM:
+        request_stop(fmt::format("Signal received: SIGTERM ({})", sig));
+        break;
+      case SIGUSR1: {
+        // mode's cry(): every pending task, where it waits. Not silenced by quiet.
+        auto text = "Pending tasks (SIGUSR1):\n" + render_tasks(snapshot());
+        worker.write_line(*worker.stderr_, text);
+        break;
+      }
+      case SIGUSR2:
+        worker.write_line(*worker.stderr_, to_dot(snapshot()));
+        break;
+      default:
+        break;
+    }
+  }
+};
+
+// -- Worker -------------------------------------------------------------------------------------
+
+Worker::Worker(std::vector<std::shared_ptr<Service>> services, WorkerOptions options)
+    : services_(std::move(services)), options_(std::move(options)) {
+  for (std::size_t i = 0; i < services_.size(); ++i)
+    if (!services_[i])
+      throw std::invalid_argument(fmt::format("mode::Worker: service #{} is null", i));
+  // mode keeps the streams it was given: say() and carp() bypass a later redirection.
+  own_stdout_ = std::make_unique<std::ostream>(std::cout.rdbuf());
+  own_stderr_ = std::make_unique<std::ostream>(std::cerr.rdbuf());
+  stdout_ = options_.stdout_stream != nullptr ? options_.stdout_stream : own_stdout_.get();
+  stderr_ = options_.stderr_stream != nullptr ? options_.stderr_stream : own_stderr_.get();
+}
+
+Worker::~Worker() {
+  stop_debug_tools();
+}
+
+std::vector<std::shared_ptr<Service>> Worker::on_init_dependencies() {
+  return services_;
+}
+
+// -- output -------------------------------------------------------------------------------------
+
+void Worker::write_line(std::ostream& out, std::string_view msg) {
+  std::lock_guard<std::mutex> guard{output_mtx_};
+  out << msg << '\n';
+  out.flush();
+}
+
+void Worker::say(std::string_view msg) {
+  if (!options_.quiet) write_line(*stdout_, msg);
+}
+
+void Worker::carp(std::string_view msg) {
+  if (!options_.quiet) write_line(*stderr_, msg);
+}
+
+// -- first start ----------------------------------------------------------------------------------
+
+task<void> Worker::on_first_start() {
+  if (options_.override_logging) {
+    int level = 0;
+    try {
+      LoggingOptions logging;
+      logging.log_level = options_.log_level;
+      logging.log_file = options_.log_file;
+      logging.log_handlers = options_.log_handlers;
+      logging.logging_config = options_.logging_config;
+      level = setup_logging(logging);
+    } catch (const std::exception& e) {
+      // The log is what failed: say it where it is seen, then fail the start.
+      write_line(*stderr_, fmt::format("CANNOT SETUP LOGGING: {}", e.what()));
+      throw;
+    }
+    on_setup_root_logger(level);
+  }
+  if (options_.redirect_stdouts)
+    add_context(std::make_unique<StdoutRedirect>(get_logger("mode.redirect"),
+                                                 options_.redirect_stdouts_level));
+  co_await on_execute();
+  if (options_.debug) start_debug_tools();
+}
+
+void Worker::start_debug_tools() {
+  auto* self = detail::running_actor();
+  if (self == nullptr) return;
+  std::lock_guard<std::mutex> guard{tools_mtx_};
+  if (!detector_) {
+    BlockingDetectorOptions opts;
+    opts.timeout = options_.blocking_timeout;
+    detector_ = std::make_unique<BlockingDetector>(std::move(opts));
+    detector_->start();
+  }
+  if (!console_) {
+    // A weak address: the console must not keep the worker's actor alive.
+    auto* sys = &self->home_system();
+    auto addr = self->address();
+    auto label = detail::type_label(*this);
+    try {
+      console_ = std::make_unique<Console>(options_.console_port, [sys, addr, label] {
+        auto root = caf::actor_cast<caf::actor>(addr);
+        if (!root) {
+          ServiceNode gone;
+          gone.label = label;
+          gone.note = "its actor exited";
+          return gone;
+        }
+        return detail::inspect_actor(*sys, root, label, 1.0);
+      });
+      log().info("Console on 127.0.0.1:{} (nc 127.0.0.1 {})", console_->port(), console_->port());
+    } catch (const std::system_error& e) {
+      log().warn("Cannot start the console: {} ({}); running without it", e.what(),
+                 e.code().message());
+    }
+  }
+}
+
+void Worker::stop_debug_tools() {
+  std::unique_ptr<Console> console;
+  std::unique_ptr<BlockingDetector> detector;
+  {
+    std::lock_guard<std::mutex> guard{tools_mtx_};
+    console = std::move(console_);
+    detector = std::move(detector_);
+  }
+  // Joined outside the lock: the console thread may be asking for a snapshot.
+  console.reset();
+  detector.reset();
+}
+
+std::uint16_t Worker::console_port() const {
+  std::lock_guard<std::mutex> guard{tools_mtx_};
+  return console_ ? console_->port() : 0;
+}
+
+// -- running ----------------------------------------------------------------------------------
+
+void Worker::schedule_shutdown() {
+  std::lock_guard<std::mutex> guard{runtime_mtx_};
+  if (runtime_ != nullptr) runtime_->request_stop("Shutdown requested");
+}
+
+caf::actor_system* Worker::system() const {
+  std::lock_guard<std::mutex> guard{runtime_mtx_};
+  return system_;
+}
+
+ServiceNode Worker::service_tree(Seconds timeout) const {
+  std::lock_guard<std::mutex> guard{runtime_mtx_};
+  if (runtime_ == nullptr) return ServiceNode{};
+  return runtime_->snapshot(timeout);
+}
+
+int Worker::execute_from_commandline(int argc, char** argv) {
+  std::vector<std::string> args;
+  if (argc > 1) args.assign(argv + 1, argv + argc);
+  std::string prog = argc > 0 && argv[0] != nullptr ? argv[0] : "worker";
+  if (auto slash = prog.rfind('/'); slash != std::string::npos) prog.erase(0, slash + 1);
+  return execute(prog, &args);
+}
+
+int Worker::execute_from_commandline() {
+  return execute("worker", nullptr);
+}
+
+int Worker::execute(const std::string& prog, std::vector<std::string>* args) {
+  try {
+    worker_config cfg{options_};
+    auto usage_error = [&](const std::string& what) {
+      std::fputs(fmt::format("{}: {}\nUsage: {} [options]\n{}\nCAF's own options (e.g. "
+                             "--scheduler.max-threads=N, also spelt --caf.scheduler...) are "
+                             "listed by --long-help.\n",
+                             prog, what, prog, cfg.help())
+                     .c_str(),
+                 stderr);
+      return exit_status::usage;
+    };
+    if (args != nullptr) {
+      auto normalized = normalize_arguments(std::move(*args));
+      if (asks_for_help(normalized)) std::cout << "Usage: " << prog << " [options]\n";
+      if (auto err = cfg.parse(std::move(normalized)))
+        return usage_error(describe_parse_error(err));
+      if (cfg.cli_helptext_printed) return exit_status::ok;
+      if (!cfg.remainder.empty())
+        return usage_error(fmt::format("unexpected argument '{}'", cfg.remainder.front()));
+      try {
+        cfg.apply(options_);
+      } catch (const std::invalid_argument& e) {
+        return usage_error(e.what());
+      }
+    }
+    try {
+      validate(options_);
+    } catch (const std::invalid_argument& e) {
+      return usage_error(e.what());
+    }
+    // Before the actor system starts its threads, so that they inherit the mask and
+    // only the signal thread ever takes these signals.
+    detail::signal_block blocked{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    runtime rt{*this};
+    detail::signal_thread signals{blocked.set(), [&rt](int sig) {
+                                    rt.on_signal(sig);
+                                  }};
+    int status = exit_status::failure;
+    {
+      std::optional<caf::actor_system> sys;
+      sys.emplace(cfg);
+      status = run(rt, *sys);
+      // ~actor_system waits for every actor; the stop deadline still bounds it.
+      sys.reset();
+    }
+    signals.stop();
+    {
+      std::lock_guard<std::mutex> guard{rt.mtx};
+      rt.deadline.cancel();
+    }
+    return status;
+  } catch (const std::bad_alloc&) {
+    std::fputs("mode::Worker: out of memory\n", stderr);
+    return exit_status::oserr;
+  }
+}
+
+int Worker::run(runtime& rt, caf::actor_system& sys) {
+  // The worker hosts itself: it must outlive the actor system, which it does (the
+  // system is gone when execute_from_commandline returns). A worker made by
+  // make_shared is shared as it is; one on the stack gets a non-owning pointer.
+  std::shared_ptr<Service> self = weak_from_this().lock();
+  if (!self) self = std::shared_ptr<Service>(this, [](Service*) {});
+  ServiceHandle handle{sys, self};
+  {
+    std::lock_guard<std::mutex> guard{rt.mtx};
+    rt.sys = &sys;
+    rt.handle = handle;
+  }
+  {
+    std::lock_guard<std::mutex> guard{runtime_mtx_};
+    runtime_ = &rt;
+    system_ = &sys;
+  }
+  auto stop_was_requested = [&rt] {
+    std::lock_guard<std::mutex> guard{rt.mtx};
+    return rt.stop_requested;
+  };
+  bool failed = false;
+  std::exception_ptr oom;
+  try {
+    if (!stop_was_requested()) {
+      // No deadline on the start (services may take long); a signal stops it.
+      handle.start(std::chrono::hours{24 * 365});
+      if (options_.daemon && !stop_was_requested()) handle.wait_until_stopped();
+    }
+  } catch (const std::bad_alloc&) {
+    oom = std::current_exception();
+    failed = true;
+  } catch (const std::exception& e) {
+    rt.log->error("Error: {}", e.what());
+    failed = true;
+  }
+  try {
+    on_worker_shutdown();
+  } catch (const std::exception& e) {
+    rt.log->error("Error in on_worker_shutdown: {}", e.what());
+    failed = true;
+  }
+  // mode's stop_and_shutdown: stop unless stopped (or finish the signal's stop).
+  rt.begin_shutdown();
+  auto limit = options_.stop_timeout;
+  try {
+    handle.stop(limit);
+    handle.wait_until_stopped(limit);
+  } catch (const std::exception& e) {
+    rt.log->error("Error while stopping: {}", e.what());
+    failed = true;
+  }
+  ServiceState state = ServiceState::crashed;
+  try {
+    state = handle.state(limit);
+  } catch (const std::exception& e) {
+    rt.log->error("Cannot read the worker's state: {}", e.what());
+  }
+  int status = failed ? exit_status::failure : exit_status::ok;
+  if (state == ServiceState::crashed) {
+    // The actor finished its stop sequence (or exited): the reason is settled.
+    auto reason = crash_reason();
+    rt.log->critical("We experienced a crash! Reason: {}",
+                     reason ? describe_exception(reason) : std::string{"unknown"});
+    status = exit_status::failure;
+    if (is_out_of_memory(reason)) oom = reason;
+  }
+  if (oom) status = exit_status::oserr;
+  stop_debug_tools();
+  {
+    std::lock_guard<std::mutex> guard{runtime_mtx_};
+    runtime_ = nullptr;
+    system_ = nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> guard{rt.mtx};
+    rt.sys = nullptr;
+    rt.handle = ServiceHandle{};
+  }
+  return status;
+}
+
+}  // namespace mode

@@ -1,0 +1,267 @@
+// mode::Worker: runs services as a program, from main() to the exit status.
+//
+// mode's Worker (mode/worker.py) is a Service whose children are the program's
+// services; it adds what a process needs: command-line options, logging set up
+// once, signal handling, an exit status, and in debug mode a console and a blocking
+// detector. A program is:
+//
+//   int main(int argc, char** argv) {
+//     mode::Worker worker{{std::make_shared<Web>(), std::make_shared<Db>()}};
+//     return worker.execute_from_commandline(argc, argv);
+//   }
+//
+// execute_from_commandline() parses the options (CAF's option machinery, so `--help`
+// lists them and CAF's own options such as `--scheduler.max-threads=4` pass through),
+// builds the actor system, starts the worker, waits until it stops (a signal, a
+// crash, or a service asking the worker to stop), stops everything in reverse order
+// and returns the exit status:
+//
+//   0   clean stop (also after --help)
+//   1   a crash (the reason is logged), a failed start, a stop that missed its
+//       deadline, or a second SIGINT/SIGTERM during the shutdown
+//   64  bad command line (EX_USAGE): the error and the usage go to stderr, nothing ran
+//   71  out of memory (EX_OSERR): std::bad_alloc escaped or crashed a service
+//
+// Signals (handled on a dedicated sigwait thread, never in a signal handler):
+// SIGINT carps "-INT- -INT- -INT- -INT- -INT- -INT-" and stops; SIGTERM stops; a
+// second SIGINT/SIGTERM while stopping exits with status 1 at once; SIGUSR1 writes
+// every service's pending tasks (file:line) to stderr; SIGUSR2 writes the service
+// graph (DOT) to stderr. See docs/worker.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/common.h>
+
+#include "mode/graph.hpp"
+#include "mode/logging.hpp"
+#include "mode/service.hpp"
+#include "mode/times.hpp"
+
+namespace caf {
+class actor_system;
+}  // namespace caf
+
+namespace mode {
+
+class BlockingDetector;
+class Console;
+
+/// Exit statuses of execute_from_commandline() (BSD sysexits where they apply).
+namespace exit_status {
+/// Clean stop (mode's EX_OK).
+inline constexpr int ok = 0;
+/// Crash, failed start, missed stop deadline, forced exit (mode's EX_FAILURE).
+inline constexpr int failure = 1;
+/// Bad command line (EX_USAGE).
+inline constexpr int usage = 64;
+/// Out of memory (mode's EX_OSERR).
+inline constexpr int oserr = 71;
+}  // namespace exit_status
+
+/// mode's Worker keyword arguments. The command line overrides some of them (named
+/// below); the rest are set in code.
+struct WorkerOptions {
+  /// Start the console and the blocking detector. mode's `debug`; default false.
+  /// `--debug`.
+  bool debug = false;
+  /// say() and carp() print nothing. mode's `quiet`; default false. `--quiet`.
+  bool quiet = false;
+  /// Log level name or number (see level_number()). mode's `loglevel`; default
+  /// "WARNING" (mode passes None, which leaves Python's root at WARNING).
+  /// `--loglevel`.
+  std::string log_level = "WARNING";
+  /// Log file; empty: stderr. mode's `logfile`; default empty. `--logfile`.
+  std::string log_file;
+  /// Extra spdlog sinks for every record. mode's `loghandlers`; default none.
+  std::vector<spdlog::sink_ptr> log_handlers;
+  /// Route std::cout/std::cerr writes into the log (StdoutRedirect) from the first
+  /// start until the worker stops. mode's `redirect_stdouts`; default true.
+  bool redirect_stdouts = true;
+  /// The severity of redirected lines. mode's `redirect_stdouts_level`; default
+  /// WARNING.
+  Severity redirect_stdouts_level = Severity::warning;
+  /// Where say() writes. mode's `stdout`; default (nullptr): the process's standard
+  /// output as it was when the Worker was constructed (not the redirected std::cout).
+  std::ostream* stdout_stream = nullptr;
+  /// Where carp(), SIGUSR1's task dump and SIGUSR2's graph go. mode's `stderr`;
+  /// default (nullptr): standard error as it was when the Worker was constructed.
+  std::ostream* stderr_stream = nullptr;
+  /// Call setup_logging() at the first start. mode's `override_logging`; default
+  /// true.
+  bool override_logging = true;
+  /// Per-logger levels in SPDLOG_LEVEL syntax (see LoggingOptions::logging_config).
+  /// mode's `logging_config`; default empty.
+  std::string logging_config;
+  /// TCP port of the debug console, on 127.0.0.1 only; 0 picks a free port. mode's
+  /// `console_port`; default 50101. `--console-port`.
+  std::uint16_t console_port = 50101;
+  /// The blocking detector's timeout. mode's `blocking_timeout`; default 10 s.
+  /// `--blocking-timeout` (seconds).
+  Seconds blocking_timeout{10.0};
+  /// Run until stopped; if false, execute_from_commandline() stops right after the
+  /// start. mode's `daemon`; default true.
+  bool daemon = true;
+  /// The most time stopping may take, from the stop request (signal, crash, or the
+  /// end of a non-daemon run) until execute_from_commandline() returns; past it the
+  /// process exits with status 1. Port addition (mode's stop can hang forever);
+  /// default 65 s: Service::shutdown_timeout's 60 s plus time for the rest.
+  /// `--stop-timeout` (seconds).
+  Seconds stop_timeout{65.0};
+};
+
+/// Checks option values: a known log level, a positive finite blocking_timeout and
+/// stop_timeout. Throws std::invalid_argument naming the option and quoting the value.
+void validate(const WorkerOptions& options);
+
+/// Command-line arguments as CAF 0.17 reads them: CAF 0.18+ spells its own options
+/// `--caf.scheduler.max-threads`; 0.17 spells them `--scheduler.max-threads`. The
+/// `--caf.` prefix is dropped so both spellings work. Other arguments are unchanged.
+std::vector<std::string> normalize_arguments(std::vector<std::string> args);
+
+/// A Worker: a Service whose children are the program's services, plus what a
+/// process needs around them (see the file comment).
+class Worker : public Service {
+ public:
+  /// A worker for `services` (mode's `*services`), started in order and stopped in
+  /// reverse order, with `options` (mode's keyword arguments).
+  explicit Worker(std::vector<std::shared_ptr<Service>> services = {}, WorkerOptions options = {});
+  ~Worker() override;
+
+  // -- running -----------------------------------------------------------------------
+
+  /// mode's execute_from_commandline: parses `argv` (CAF-style options, see
+  /// docs/worker.md), runs the worker until it stops and returns the exit status
+  /// (return it from main). Call once, from the main thread, not from an actor.
+  /// The worker must outlive the call (a Worker on main's stack is fine).
+  int execute_from_commandline(int argc, char** argv);
+
+  /// Runs with the options as set in code (no command line).
+  int execute_from_commandline();
+
+  /// Asks a running worker to stop, as SIGTERM does (a second request while it stops
+  /// forces exit 1). From any thread; does nothing outside execute_from_commandline().
+  void schedule_shutdown();
+
+  // -- output --------------------------------------------------------------------------
+
+  /// Writes `msg` and a newline to stdout_stream, unless quiet. mode's say().
+  void say(std::string_view msg);
+  /// Writes `msg` and a newline to stderr_stream, unless quiet. mode's carp().
+  void carp(std::string_view msg);
+
+  // -- hooks (override these) ----------------------------------------------------------
+
+  /// Runs at the first start, after logging is set up and before the console, the
+  /// blocking detector and the services start. mode's on_execute.
+  virtual task<void> on_execute() { co_return; }
+  /// Called right after setup_logging() with its numeric level. mode's
+  /// on_setup_root_logger.
+  virtual void on_setup_root_logger(int level) { (void)level; }
+  /// Called on the main thread once the worker stopped running (before the final
+  /// stop and shutdown). mode's on_worker_shutdown.
+  virtual void on_worker_shutdown() {}
+
+  // -- Service ---------------------------------------------------------------------------
+
+  /// The services given to the constructor (they become the children).
+  std::vector<std::shared_ptr<Service>> on_init_dependencies() override;
+  /// mode's default_on_first_start: logging, stdout redirection, on_execute(), then
+  /// the console and the blocking detector if debug.
+  task<void> on_first_start() override;
+
+  // -- observers -------------------------------------------------------------------------
+
+  /// The options (the command line's values once execute_from_commandline parsed it).
+  [[nodiscard]] const WorkerOptions& options() const noexcept { return options_; }
+  /// The options, to change before execute_from_commandline().
+  WorkerOptions& options() noexcept { return options_; }
+  /// The services given to the constructor.
+  [[nodiscard]] const std::vector<std::shared_ptr<Service>>& services() const noexcept {
+    return services_;
+  }
+  /// The actor system of the running execute_from_commandline() (nullptr outside it).
+  [[nodiscard]] caf::actor_system* system() const;
+  /// A snapshot of the service tree (see inspect()); from a thread that is not an
+  /// actor, while execute_from_commandline() runs. Else an empty node.
+  [[nodiscard]] ServiceNode service_tree(Seconds timeout = 1.0) const;
+  /// The TCP port the console listens on (0 if it is not running).
+  [[nodiscard]] std::uint16_t console_port() const;
+
+ private:
+  struct runtime;
+  friend struct runtime;
+
+  int execute(const std::string& prog, std::vector<std::string>* args);
+  int run(runtime& rt, caf::actor_system& sys);
+  void start_debug_tools();
+  void stop_debug_tools();
+  void write_line(std::ostream& out, std::string_view msg);
+
+  std::vector<std::shared_ptr<Service>> services_;
+  WorkerOptions options_;
+  std::unique_ptr<std::ostream> own_stdout_;
+  std::unique_ptr<std::ostream> own_stderr_;
+  std::ostream* stdout_ = nullptr;
+  std::ostream* stderr_ = nullptr;
+  std::mutex output_mtx_;
+  mutable std::mutex runtime_mtx_;  // guards system_ and runtime_
+  caf::actor_system* system_ = nullptr;
+  runtime* runtime_ = nullptr;
+  mutable std::mutex tools_mtx_;
+  std::unique_ptr<Console> console_;
+  std::unique_ptr<BlockingDetector> detector_;
+};
+
+// -- the debug console -----------------------------------------------------------------
+
+/// What the console answers to one command line.
+struct ConsoleReply {
+  /// The text to send (each line ends with '\n').
+  std::string text;
+  /// Close the connection after sending it.
+  bool close = false;
+};
+
+/// The console's text protocol: `help`, `tree`, `tasks`, `graph`, `quit` (or `exit`);
+/// surrounding whitespace and case are ignored, an empty line answers nothing. An
+/// unknown command answers `error: unknown command 'x' (try 'help')`. `snapshot`
+/// gathers the tree when a command needs it.
+ConsoleReply console_reply(std::string_view line, const std::function<ServiceNode()>& snapshot);
+
+/// mode's debug console (aiomonitor in mode): a text console on 127.0.0.1 that
+/// answers console_reply() commands, one line each, to any number of clients (`nc
+/// 127.0.0.1 50101`). It greets with a line naming the commands and prompts with
+/// "mode> " after every answer. Lines longer than 4 KiB are refused with an error
+/// line; the connection stays usable. Serves on a thread of its own.
+class Console {
+ public:
+  /// The prompt sent after the greeting and after every answer.
+  static constexpr std::string_view prompt = "mode> ";
+
+  /// Listens on 127.0.0.1:`port` (0: a free port) and starts serving. Throws
+  /// std::system_error naming the address if it cannot listen (e.g. the port is in
+  /// use).
+  Console(std::uint16_t port, std::function<ServiceNode()> snapshot);
+  /// Closes every connection and joins the thread.
+  ~Console();
+  Console(const Console&) = delete;
+  Console& operator=(const Console&) = delete;
+
+  /// The port it listens on.
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+
+ private:
+  struct impl;
+  std::uint16_t port_ = 0;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace mode
