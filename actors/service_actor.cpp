@@ -97,7 +97,8 @@ service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> sv
     : caf::event_based_actor(cfg),
       svc_(std::move(svc)),
       // The label costs a demangle: only worth it while a blocking detector watches.
-      activity_(typeid(*svc_), ActivityRegistry::global().watched() ? svc_->label() : std::string{}),
+      activity_(typeid(*svc_),
+                ActivityRegistry::global().watched() ? svc_->label() : std::string{}),
       host_(*this) {
   relay_ = timer_relay(home_system());
 }
