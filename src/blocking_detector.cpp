@@ -29,6 +29,33 @@ std::string demangle(const std::type_info& type) {
   return name;
 }
 
+// The name of the function in a std::source_location: without the return type and
+// the parameter list, which for a coroutine g++ spells as its frame type
+// ("void mode::IterTimer::next(mode::IterTimer::next()::_ZN...Frame*)").
+std::string short_function(std::string_view fn) {
+  if (!fn.empty() && fn.back() == ')') {
+    int depth = 0;
+    for (auto i = fn.size(); i-- > 0;) {
+      if (fn[i] == ')') ++depth;
+      if (fn[i] == '(' && --depth == 0) {
+        fn = fn.substr(0, i);
+        break;
+      }
+    }
+  }
+  int depth = 0;
+  for (std::size_t i = 0; i < fn.size(); ++i) {
+    char c = fn[i];
+    if (c == '<' || c == '(' || c == '[') ++depth;
+    if (c == '>' || c == ')' || c == ']') --depth;
+    if (c == ' ' && depth == 0) {
+      fn.remove_prefix(i + 1);
+      break;
+    }
+  }
+  return std::string{fn};
+}
+
 }  // namespace
 
 // -- ActivitySlot ---------------------------------------------------------------------------
@@ -213,7 +240,7 @@ std::size_t BlockingDetector::check() {
       report.handler = s.handler != nullptr ? s.handler : "";
       if (s.where.line() != 0)
         report.where = fmt::format("{}:{} in {}", s.where.file_name(), s.where.line(),
-                                   s.where.function_name());
+                                   short_function(s.where.function_name()));
       report.blocked_for = now - ep.first_seen;
       report.timeout = timeout_;
       due.push_back(std::move(report));

@@ -1,0 +1,589 @@
+// Worker: option helpers, the console protocol and its TCP server in process; signals,
+// exit statuses, the console and the blocking detector in a child process running
+// tests/worker_fixture (MODE_WORKER_FIXTURE is its path).
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "mode/worker.hpp"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using mode::ServiceNode;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+ServiceNode sample_tree() {
+  ServiceNode root;
+  root.label = "Worker";
+  root.state = "running";
+  root.answered = true;
+  ServiceNode child = root;
+  child.label = "Alpha";
+  root.children.push_back(child);
+  return root;
+}
+
+// -- a child process with its stdout and stderr on pipes --------------------------------------
+
+class child_process {
+ public:
+  explicit child_process(std::vector<std::string> args) {
+    int out[2];
+    int err[2];
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // The child starts with a clean signal state whatever this process blocked.
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    args.insert(args.begin(), MODE_WORKER_FIXTURE);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = ::posix_spawn(&pid_, MODE_WORKER_FIXTURE, &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(out[1]);
+    ::close(err[1]);
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+    REQUIRE_MESSAGE(rc == 0, "cannot run " MODE_WORKER_FIXTURE);
+  }
+
+  ~child_process() {
+    if (!exited_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    for (int fd : {out_fd_, err_fd_})
+      if (fd >= 0) ::close(fd);
+  }
+
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  void signal(int sig) { REQUIRE(::kill(pid_, sig) == 0); }
+
+  /// Reads until stderr contains `text` (or stdout, if `on_stdout`); false on timeout
+  /// or when the child closed the stream first.
+  bool wait_for(const std::string& text, std::chrono::seconds limit = 30s, bool on_stdout = false) {
+    auto deadline = steady::now() + limit;
+    auto& buf = on_stdout ? out_ : err_;
+    while (!contains(buf, text)) {
+      if (!pump(deadline)) return contains(buf, text);
+    }
+    return true;
+  }
+
+  /// Waits until the child exits (reading its output to the end); its exit status, or
+  /// -1 if it did not exit within `limit`.
+  int wait_exit(std::chrono::seconds limit = 30s) {
+    auto deadline = steady::now() + limit;
+    while (pump(deadline)) {
+    }
+    while (!exited_ && steady::now() < deadline) {
+      int status = 0;
+      auto r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return exited_ ? status_ : -1;
+  }
+
+  const std::string& err() const { return err_; }
+  const std::string& out() const { return out_; }
+
+ private:
+  // Reads what is available; false once both streams closed or the deadline passed.
+  bool pump(steady::time_point deadline) {
+    pollfd fds[2];
+    nfds_t n = 0;
+    for (int fd : {out_fd_, err_fd_})
+      if (fd >= 0) fds[n++] = pollfd{fd, POLLIN, 0};
+    if (n == 0) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    if (left.count() <= 0) return false;
+    if (::poll(fds, n, static_cast<int>(std::min<long>(left.count(), 100))) < 0) return true;
+    for (nfds_t i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      char buf[4096];
+      auto r = ::read(fds[i].fd, buf, sizeof buf);
+      auto& fd = fds[i].fd == out_fd_ ? out_fd_ : err_fd_;
+      auto& text = fds[i].fd == out_fd_ ? out_ : err_;
+      if (r > 0) {
+        text.append(buf, static_cast<std::size_t>(r));
+      } else if (r == 0) {
+        ::close(fd);
+        fd = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string out_;
+  std::string err_;
+  bool exited_ = false;
+  int status_ = -1;
+};
+
+// -- a TCP client for the console -----------------------------------------------------------------
+
+class tcp_client {
+ public:
+  /// Connects to 127.0.0.1:port, retrying until `limit` (the server may still be
+  /// starting).
+  tcp_client(std::uint16_t port, std::chrono::seconds limit = 30s) {
+    auto deadline = steady::now() + limit;
+    while (steady::now() < deadline) {
+      fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(port);
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return;
+      ::close(fd_);
+      fd_ = -1;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  ~tcp_client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  tcp_client(const tcp_client&) = delete;
+  tcp_client& operator=(const tcp_client&) = delete;
+
+  [[nodiscard]] bool connected() const { return fd_ >= 0; }
+
+  void send_line(const std::string& line) {
+    auto text = line + "\n";
+    REQUIRE(::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(text.size()));
+  }
+
+  /// Everything received up to (and without) the next prompt; empty on timeout.
+  std::string read_until_prompt(std::chrono::seconds limit = 30s) {
+    auto deadline = steady::now() + limit;
+    std::string prompt{mode::Console::prompt};
+    for (;;) {
+      if (auto pos = buf_.find(prompt); pos != std::string::npos) {
+        auto text = buf_.substr(0, pos);
+        buf_.erase(0, pos + prompt.size());
+        return text;
+      }
+      if (!read_some(deadline)) return {};
+    }
+  }
+
+  /// Reads until the server closes the connection; what arrived meanwhile.
+  std::string read_to_end(std::chrono::seconds limit = 30s) {
+    auto deadline = steady::now() + limit;
+    while (read_some(deadline)) {
+    }
+    return std::exchange(buf_, {});
+  }
+
+  [[nodiscard]] bool closed() const { return closed_; }
+
+ private:
+  bool read_some(steady::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    if (left.count() <= 0 || closed_) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+      closed_ = true;
+      return false;
+    }
+    buf_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+  bool closed_ = false;
+};
+
+/// A port that was free a moment ago (the kernel's pick for port 0).
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+// -- options
+// ---------------------------------------------------------------------------------------
+
+TEST_CASE("normalize_arguments drops the --caf. prefix of CAF's own options only" *
+          doctest::timeout(10)) {
+  std::vector<std::string> in{"--caf.scheduler.max-threads=2", "--loglevel=info", "--caf.",
+                              "caffeine", "--scheduler.policy=sharing"};
+  std::vector<std::string> out{"--scheduler.max-threads=2", "--loglevel=info", "--caf.", "caffeine",
+                               "--scheduler.policy=sharing"};
+  CHECK(mode::normalize_arguments(in) == out);
+}
+
+TEST_CASE("validate names the option and quotes a bad value" * doctest::timeout(10)) {
+  mode::WorkerOptions ok;
+  CHECK_NOTHROW(mode::validate(ok));
+  auto level = ok;
+  level.log_level = "loud";
+  CHECK_THROWS_WITH_AS(mode::validate(level),
+                       doctest::Contains("--loglevel: unknown log level 'loud'"),
+                       std::invalid_argument);
+  auto blocking = ok;
+  blocking.blocking_timeout = -2;
+  CHECK_THROWS_WITH_AS(mode::validate(blocking), doctest::Contains("--blocking-timeout"),
+                       std::invalid_argument);
+  auto stop = ok;
+  stop.stop_timeout = 0;
+  CHECK_THROWS_WITH_AS(mode::validate(stop), doctest::Contains("--stop-timeout"),
+                       std::invalid_argument);
+  auto numeric = ok;
+  numeric.log_level = "20";
+  CHECK_NOTHROW(mode::validate(numeric));
+}
+
+TEST_CASE("say and carp write lines to the worker's streams unless quiet" * doctest::timeout(10)) {
+  std::ostringstream out;
+  std::ostringstream err;
+  mode::WorkerOptions opts;
+  opts.stdout_stream = &out;
+  opts.stderr_stream = &err;
+  mode::Worker worker{{}, opts};
+  worker.say("hello");
+  worker.carp("-INT-");
+  CHECK(out.str() == "hello\n");
+  CHECK(err.str() == "-INT-\n");
+  worker.options().quiet = true;
+  worker.say("nothing");
+  worker.carp("nothing");
+  CHECK(out.str() == "hello\n");
+  CHECK(err.str() == "-INT-\n");
+  CHECK(worker.system() == nullptr);
+  CHECK(worker.console_port() == 0);
+  CHECK_FALSE(worker.service_tree().answered);
+  CHECK_THROWS_AS(mode::Worker({nullptr}), std::invalid_argument);
+}
+
+// -- the console ----------------------------------------------------------------------------------
+
+TEST_CASE("console_reply answers help, tree, tasks, graph and quit; errors name the command" *
+          doctest::timeout(10)) {
+  int snapshots = 0;
+  auto snapshot = [&] {
+    ++snapshots;
+    return sample_tree();
+  };
+  auto help = mode::console_reply("help", snapshot);
+  for (auto* cmd : {"tree", "tasks", "graph", "quit"}) CHECK(contains(help.text, cmd));
+  CHECK(snapshots == 0);
+  CHECK(mode::console_reply("  TREE \r", snapshot).text == mode::render_tree(sample_tree()));
+  CHECK(mode::console_reply("graph", snapshot).text == mode::to_dot(sample_tree()));
+  CHECK(mode::console_reply("tasks", snapshot).text == "No pending tasks.\n");
+  CHECK(snapshots == 3);
+  auto bad = mode::console_reply("reboot now", snapshot);
+  CHECK(bad.text == "error: unknown command 'reboot now' (try 'help')\n");
+  CHECK_FALSE(bad.close);
+  CHECK(mode::console_reply("", snapshot).text.empty());
+  CHECK(mode::console_reply("quit", snapshot).close);
+  CHECK(mode::console_reply("exit", snapshot).close);
+  auto failing = []() -> ServiceNode {
+    throw std::runtime_error("no system");
+  };
+  CHECK(mode::console_reply("tree", failing).text == "error: tree failed: no system\n");
+}
+
+TEST_CASE(
+    "the console serves the protocol over TCP on loopback; bad lines keep the "
+    "connection usable" *
+    doctest::timeout(60)) {
+  mode::Console console{0, sample_tree};
+  REQUIRE(console.port() != 0);
+  tcp_client a{console.port()};
+  REQUIRE(a.connected());
+  CHECK(contains(a.read_until_prompt(), "Commands: help, tree"));
+  a.send_line("tree");
+  CHECK(a.read_until_prompt() == "Worker [running] restarts=0\n  Alpha [running] restarts=0\n");
+  a.send_line("frobnicate");
+  CHECK(a.read_until_prompt() == "error: unknown command 'frobnicate' (try 'help')\n");
+  a.send_line(std::string(10000, 'x'));
+  CHECK(contains(a.read_until_prompt(), "error: line too long"));
+  // A second client at the same time.
+  tcp_client b{console.port()};
+  REQUIRE(b.connected());
+  b.read_until_prompt();
+  b.send_line("graph");
+  CHECK(a.closed() == false);
+  CHECK(contains(b.read_until_prompt(), "digraph dependencies {"));
+  a.send_line("tree");
+  CHECK(contains(a.read_until_prompt(), "Alpha"));
+  a.send_line("quit");
+  CHECK(a.read_to_end() == "bye\n");
+  CHECK(a.closed());
+}
+
+TEST_CASE("a console port in use is an error naming the address" * doctest::timeout(30)) {
+  mode::Console first{0, sample_tree};
+  try {
+    mode::Console second{first.port(), sample_tree};
+    FAIL("a second console on the same port");
+  } catch (const std::system_error& e) {
+    CHECK(contains(e.what(), "127.0.0.1:" + std::to_string(first.port())));
+    CHECK(e.code() == std::errc::address_in_use);
+  }
+}
+
+// -- the worker as a process
+// -----------------------------------------------------------------------
+
+TEST_CASE("SIGTERM stops the services in reverse order and exits 0" * doctest::timeout(120)) {
+  child_process child{{"clean", "--loglevel=info"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  CHECK(contains(child.err(), "FIXTURE execute"));
+  CHECK(contains(child.err(), "FIXTURE started Alpha\n"));
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+  auto& err = child.err();
+  auto beta = err.find("FIXTURE stopping Beta");
+  auto alpha = err.find("FIXTURE stopping Alpha");
+  REQUIRE(beta != std::string::npos);
+  REQUIRE(alpha != std::string::npos);
+  CHECK(beta < alpha);
+  CHECK(contains(err, "Signal received: SIGTERM (15)"));
+  CHECK(contains(err, "FIXTURE worker_shutdown"));
+  CHECK(contains(err, "FIXTURE exit 0"));
+}
+
+TEST_CASE("SIGINT carps -INT- and stops cleanly" * doctest::timeout(120)) {
+  child_process child{{"clean"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  child.signal(SIGINT);
+  CHECK(child.wait_exit() == 0);
+  CHECK(contains(child.err(), "-INT- -INT- -INT- -INT- -INT- -INT-\n"));
+  CHECK(contains(child.err(), "FIXTURE stopping Alpha"));
+}
+
+TEST_CASE("a crash without a supervisor exits 1 with the reason logged" * doctest::timeout(120)) {
+  child_process child{{"crash"}};
+  CHECK(child.wait_exit() == 1);
+  CHECK(contains(child.err(), "Crashed reason=std::runtime_error: fixture boom"));
+  CHECK(contains(child.err(),
+                 "We experienced a crash! Reason: Crasher <- std::runtime_error: "
+                 "fixture boom"));
+  CHECK(contains(child.err(), "FIXTURE stopping Alpha"));
+}
+
+TEST_CASE("a second SIGINT during a hung stop exits 1 at once" * doctest::timeout(120)) {
+  child_process child{{"hang-stop"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  child.signal(SIGINT);
+  REQUIRE(child.wait_for("FIXTURE stopping Hanger (hangs)"));
+  auto sent = steady::now();
+  child.signal(SIGINT);
+  CHECK(child.wait_exit(20s) == 1);
+  CHECK(steady::now() - sent < 20s);
+  CHECK(contains(child.err(), "SIGINT (2) while stopping: forcing exit"));
+  CHECK_FALSE(contains(child.err(), "FIXTURE exit"));
+}
+
+TEST_CASE("a stop that outlives --stop-timeout exits 1" * doctest::timeout(120)) {
+  child_process child{{"hang-stop", "--stop-timeout=1"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit(30s) == 1);
+  CHECK(contains(child.err(), "Stopping did not finish within 1s (--stop-timeout): forcing exit"));
+}
+
+TEST_CASE("SIGUSR1 writes every pending task with file:line to stderr" * doctest::timeout(120)) {
+  child_process child{{"sleeper"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  child.signal(SIGUSR1);
+  REQUIRE(child.wait_for("awaiting Service.sleep"));
+  CHECK(contains(child.err(), "Pending tasks (SIGUSR1):\nSleeper sleeper\n===============\n"));
+  CHECK(contains(child.err(), "worker_fixture/main.cpp:"));
+  child.signal(SIGUSR2);
+  REQUIRE(child.wait_for("digraph dependencies {"));
+  CHECK(child.wait_for("[label=\"Sleeper\""));
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+}
+
+TEST_CASE("bad command lines exit 64 with the error and the usage, and start nothing" *
+          doctest::timeout(120)) {
+  struct bad_case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  std::vector<bad_case> cases{
+      {{"clean", "--bogus"}, "unknown option '--bogus'"},
+      {{"clean", "--loglevel=loud"}, "--loglevel: unknown log level 'loud'"},
+      {{"clean", "--console-port=http"}, "bad value in '--console-port=http'"},
+      {{"clean", "--console-port=70000"}, "bad value in '--console-port=70000'"},
+      {{"clean", "--blocking-timeout=0"}, "--blocking-timeout: must be a positive number"},
+      {{"clean", "--loglevel"}, "option '--loglevel' needs a value"},
+      {{"clean", "stray"}, "unexpected argument 'stray'"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.message);
+    child_process child{c.args};
+    CHECK(child.wait_exit() == 64);
+    CHECK(contains(child.err(), "mode_worker_fixture: " + c.message));
+    CHECK(contains(child.err(), "Usage: mode_worker_fixture [options]"));
+    CHECK(contains(child.err(), "--console-port"));
+    CHECK_FALSE(contains(child.err(), "FIXTURE execute"));
+  }
+}
+
+TEST_CASE("--help lists the options and exits 0; CAF's options pass through" *
+          doctest::timeout(120)) {
+  {
+    child_process child{{"clean", "--help"}};
+    CHECK(child.wait_exit() == 0);
+    for (auto* opt : {"--loglevel", "--logfile", "--debug", "--quiet", "--console-port",
+                      "--blocking-timeout", "--stop-timeout"})
+      CHECK(contains(child.out(), opt));
+    CHECK_FALSE(contains(child.err(), "FIXTURE execute"));
+  }
+  for (auto* opt : {"--caf.scheduler.max-threads=3", "--scheduler.max-threads=3"}) {
+    CAPTURE(opt);
+    child_process child{{"nodaemon", opt}};
+    CHECK(child.wait_exit() == 0);
+    CHECK(contains(child.err(), "FIXTURE stopping Alpha"));
+  }
+}
+
+TEST_CASE("a non-daemon worker stops right after starting; out of memory exits 71" *
+          doctest::timeout(120)) {
+  {
+    child_process child{{"nodaemon"}};
+    CHECK(child.wait_exit() == 0);
+    CHECK(contains(child.err(), "FIXTURE ready"));
+    CHECK(contains(child.err(), "FIXTURE stopping Alpha"));
+  }
+  {
+    child_process child{{"oom"}};
+    CHECK(child.wait_exit() == 71);
+    CHECK(contains(child.err(), "std::bad_alloc"));
+  }
+}
+
+TEST_CASE("--debug serves the console on loopback: tree over a real TCP connection" *
+          doctest::timeout(120)) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto port = free_port();
+    child_process child{{"sleeper", "--debug", "--console-port=" + std::to_string(port)}};
+    REQUIRE(child.wait_for("FIXTURE ready"));
+    if (contains(child.err(), "Cannot start the console")) continue;  // someone took the port
+    tcp_client client{port};
+    REQUIRE(client.connected());
+    client.read_until_prompt();
+    client.send_line("tree");
+    auto tree = client.read_until_prompt();
+    CHECK(tree == "FixtureWorker [running] restarts=0\n  Sleeper [running] restarts=0\n");
+    client.send_line("no-such-command");
+    CHECK(contains(client.read_until_prompt(), "error: unknown command"));
+    client.send_line("tasks");
+    CHECK(contains(client.read_until_prompt(), "Sleeper sleeper"));
+    client.send_line("quit");
+    client.read_to_end();
+    child.signal(SIGTERM);
+    CHECK(child.wait_exit() == 0);
+    return;
+  }
+  FAIL("no free port for the console in 3 attempts");
+}
+
+TEST_CASE("a console port in use is a warning; the worker still runs" * doctest::timeout(120)) {
+  mode::Console taken{0, sample_tree};
+  child_process child{{"clean", "--debug", "--console-port=" + std::to_string(taken.port())}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  CHECK(
+      contains(child.err(), "Cannot start the console: mode console: cannot listen on 127.0.0.1:" +
+                                std::to_string(taken.port())));
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+}
+
+TEST_CASE("--debug runs the blocking detector: a service that blocks its thread is reported" *
+          doctest::timeout(120)) {
+  child_process child{{"block", "--debug", "--blocking-timeout=0.3", "--console-port=0"}};
+  REQUIRE(child.wait_for("FIXTURE unblocked"));
+  CHECK(child.wait_for("Blocking detected (timeout=0.3s): service Blocker blocked its thread"));
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+}
+
+TEST_CASE("--logfile sends the log to the file" * doctest::timeout(120)) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("mode_worker_test_" + std::to_string(::getpid()) + ".log");
+  std::filesystem::remove(path);
+  {
+    child_process child{{"log", "--logfile=" + path.string(), "--loglevel=info"}};
+    REQUIRE(child.wait_for("FIXTURE ready"));
+    child.signal(SIGTERM);
+    CHECK(child.wait_exit() == 0);
+    CHECK_FALSE(contains(child.err(), "fixture log line"));
+  }
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(contains(text.str(), "[WARNING]: [^-Logger]: fixture log line"));
+  CHECK(contains(text.str(), "[INFO]: [^FixtureWorker]: Starting..."));
+  std::filesystem::remove(path);
+}
