@@ -587,3 +587,39 @@ TEST_CASE("--logfile sends the log to the file" * doctest::timeout(120)) {
   CHECK(contains(text.str(), "[INFO]: [^FixtureWorker]: Starting..."));
   std::filesystem::remove(path);
 }
+
+TEST_CASE("redirect_stdouts sends std::cout into the log; say() still reaches stdout" *
+          doctest::timeout(120)) {
+  auto path = std::filesystem::temp_directory_path() /
+              ("mode_worker_redirect_" + std::to_string(::getpid()) + ".log");
+  std::filesystem::remove(path);
+  {
+    child_process child{{"log", "--logfile=" + path.string()}};
+    REQUIRE(child.wait_for("FIXTURE ready"));
+    child.signal(SIGTERM);
+    CHECK(child.wait_exit() == 0);
+    CHECK(child.out() == "fixture say\n");
+  }
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(contains(text.str(), "[WARNING]: fixture stdout line"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a log file that cannot be opened fails the start: exit 1" * doctest::timeout(120)) {
+  child_process child{{"clean", "--logfile=/dev/null/worker.log"}};
+  CHECK(child.wait_exit() == 1);
+  CHECK(contains(child.err(), "CANNOT SETUP LOGGING: "));
+  CHECK(contains(child.err(), "/dev/null/worker.log"));
+  CHECK_FALSE(contains(child.err(), "FIXTURE started"));
+}
+
+TEST_CASE("--quiet silences say and carp" * doctest::timeout(120)) {
+  child_process child{{"clean", "--quiet"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  child.signal(SIGINT);
+  CHECK(child.wait_exit() == 0);
+  CHECK_FALSE(contains(child.err(), "-INT-"));
+  CHECK(child.out().empty());
+}

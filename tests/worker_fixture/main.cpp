@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <iostream>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -105,6 +106,8 @@ class Logger : public Named {
   Logger() : Named("Logger") {}
   task<void> on_start() override {
     log().warn("fixture log line");
+    // Redirected into the log (redirect_stdouts) at WARNING.
+    std::cout << "fixture stdout line" << std::endl;
     co_return;
   }
 };
@@ -115,6 +118,7 @@ class FixtureWorker : public mode::Worker {
   using mode::Worker::Worker;
   task<void> on_execute() override {
     marker("execute");
+    say("fixture say");  // to the real stdout, past the redirection
     co_return;
   }
   task<void> on_started() override {
