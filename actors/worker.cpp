@@ -296,7 +296,24 @@ task<void> Worker::on_first_start() {
     add_context(std::make_unique<StdoutRedirect>(get_logger("mode.redirect"),
                                                  options_.redirect_stdouts_level));
   co_await on_execute();
-  if (options_.debug) start_debug_tools();
+  if (options_.debug) {
+    start_debug_tools();
+    bool standalone = false;
+    {
+      std::lock_guard<std::mutex> guard{runtime_mtx_};
+      standalone = runtime_ == nullptr;
+    }
+    // Under execute_from_commandline the tools outlive the stop (the console helps to
+    // look at a stop that hangs) and end with the actor system. A worker started some
+    // other way ends them when it stops, as mode's add_context does.
+    if (standalone) {
+      struct tools_guard {
+        Worker* self;
+        ~tools_guard() { self->stop_debug_tools(); }
+      };
+      add_context(std::make_unique<tools_guard>(tools_guard{this}));
+    }
+  }
 }
 
 void Worker::start_debug_tools() {

@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <cstdio>
 #include <ctime>
+#include <exception>
 
 namespace mode::detail {
 
@@ -34,7 +36,14 @@ signal_thread::signal_thread(const sigset_t& set, std::function<void(int)> handl
       if (sigwait(&set_, &sig) != 0) continue;
       // stop() wakes the thread with one of the signals after setting quit_.
       if (quit_.load()) return;
-      handler_(sig);
+      try {
+        handler_(sig);
+      } catch (const std::exception& e) {
+        // The thread must go on taking signals: a lost SIGTERM would be worse.
+        std::fprintf(stderr, "mode: error handling %s: %s\n", signal_name(sig), e.what());
+      } catch (...) {
+        std::fprintf(stderr, "mode: error handling %s\n", signal_name(sig));
+      }
     }
   }};
 }
