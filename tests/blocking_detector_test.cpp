@@ -238,5 +238,5 @@ TEST_CASE("a service actor that blocks its thread is reported with its label" *
   std::lock_guard<std::mutex> guard{mtx};
   REQUIRE(reports.size() == 1);
   CHECK(reports[0].service == "Blocker");
-  CHECK(reports[0].handler == "begin");  // on_start runs in the start task's first step
+  CHECK(reports[0].handler == "start");  // on_start runs in the start request's handler
 }
