@@ -70,13 +70,15 @@ class child_process {
     sigemptyset(&none);
     sigset_t defaults;
     sigemptyset(&defaults);
-    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE}) sigaddset(&defaults, sig);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE})
+      sigaddset(&defaults, sig);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     args.insert(args.begin(), MODE_WORKER_FIXTURE);
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (auto& a : args)
+      argv.push_back(a.data());
     argv.push_back(nullptr);
     int rc = ::posix_spawn(&pid_, MODE_WORKER_FIXTURE, &actions, &attr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -95,7 +97,8 @@ class child_process {
       ::waitpid(pid_, &status, 0);
     }
     for (int fd : {out_fd_, err_fd_})
-      if (fd >= 0) ::close(fd);
+      if (fd >= 0)
+        ::close(fd);
   }
 
   child_process(const child_process&) = delete;
@@ -109,7 +112,8 @@ class child_process {
     auto deadline = steady::now() + limit;
     auto& buf = on_stdout ? out_ : err_;
     while (!contains(buf, text)) {
-      if (!pump(deadline)) return contains(buf, text);
+      if (!pump(deadline))
+        return contains(buf, text);
     }
     return true;
   }
@@ -142,13 +146,18 @@ class child_process {
     pollfd fds[2];
     nfds_t n = 0;
     for (int fd : {out_fd_, err_fd_})
-      if (fd >= 0) fds[n++] = pollfd{fd, POLLIN, 0};
-    if (n == 0) return false;
+      if (fd >= 0)
+        fds[n++] = pollfd{fd, POLLIN, 0};
+    if (n == 0)
+      return false;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (left.count() <= 0) return false;
-    if (::poll(fds, n, static_cast<int>(std::min<long>(left.count(), 100))) < 0) return true;
+    if (left.count() <= 0)
+      return false;
+    if (::poll(fds, n, static_cast<int>(std::min<long>(left.count(), 100))) < 0)
+      return true;
     for (nfds_t i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
+      if (fds[i].revents == 0)
+        continue;
       char buf[4096];
       auto r = ::read(fds[i].fd, buf, sizeof buf);
       auto& fd = fds[i].fd == out_fd_ ? out_fd_ : err_fd_;
@@ -186,14 +195,16 @@ class tcp_client {
       addr.sin_family = AF_INET;
       addr.sin_port = htons(port);
       addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return;
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+        return;
       ::close(fd_);
       fd_ = -1;
       std::this_thread::sleep_for(20ms);
     }
   }
   ~tcp_client() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0)
+      ::close(fd_);
   }
   tcp_client(const tcp_client&) = delete;
   tcp_client& operator=(const tcp_client&) = delete;
@@ -216,7 +227,8 @@ class tcp_client {
         buf_.erase(0, pos + prompt.size());
         return text;
       }
-      if (!read_some(deadline)) return {};
+      if (!read_some(deadline))
+        return {};
     }
   }
 
@@ -233,9 +245,11 @@ class tcp_client {
  private:
   bool read_some(steady::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
-    if (left.count() <= 0 || closed_) return false;
+    if (left.count() <= 0 || closed_)
+      return false;
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      return false;
     char buf[4096];
     auto n = ::recv(fd_, buf, sizeof buf, 0);
     if (n <= 0) {
@@ -321,6 +335,27 @@ TEST_CASE("say and carp write lines to the worker's streams unless quiet" * doct
   CHECK_THROWS_AS(mode::Worker({nullptr}), std::invalid_argument);
 }
 
+namespace {
+class ServiceA : public mode::Service {};
+class ServiceB : public mode::Service {};
+}  // namespace
+
+TEST_CASE("a Worker takes its services as a braced list; they become its children" *
+          doctest::timeout(10)) {
+  auto a = std::make_shared<ServiceA>();
+  auto b = std::make_shared<ServiceB>();
+  mode::Worker worker{{a, b}};
+  REQUIRE(worker.services().size() == 2);
+  CHECK(worker.services()[0] == a);
+  auto deps = worker.on_init_dependencies();
+  REQUIRE(deps.size() == 2);
+  CHECK(deps[1] == b);
+  CHECK(worker.options().console_port == 50101);
+  CHECK(worker.options().blocking_timeout.count() == 10.0);
+  CHECK(worker.options().daemon);
+  CHECK(worker.options().redirect_stdouts);
+}
+
 // -- the console ----------------------------------------------------------------------------------
 
 TEST_CASE("console_reply answers help, tree, tasks, graph and quit; errors name the command" *
@@ -331,7 +366,8 @@ TEST_CASE("console_reply answers help, tree, tasks, graph and quit; errors name 
     return sample_tree();
   };
   auto help = mode::console_reply("help", snapshot);
-  for (auto* cmd : {"tree", "tasks", "graph", "quit"}) CHECK(contains(help.text, cmd));
+  for (auto* cmd : {"tree", "tasks", "graph", "quit"})
+    CHECK(contains(help.text, cmd));
   CHECK(snapshots == 0);
   CHECK(mode::console_reply("  TREE \r", snapshot).text == mode::render_tree(sample_tree()));
   CHECK(mode::console_reply("graph", snapshot).text == mode::to_dot(sample_tree()));
@@ -529,7 +565,8 @@ TEST_CASE("--debug serves the console on loopback: tree over a real TCP connecti
     auto port = free_port();
     child_process child{{"sleeper", "--debug", "--console-port=" + std::to_string(port)}};
     REQUIRE(child.wait_for("FIXTURE ready"));
-    if (contains(child.err(), "Cannot start the console")) continue;  // someone took the port
+    if (contains(child.err(), "Cannot start the console"))
+      continue;  // someone took the port
     tcp_client client{port};
     REQUIRE(client.connected());
     client.read_until_prompt();

@@ -110,6 +110,7 @@ class ActivitySlot {
 /// slots of every service actor; tests make their own.
 class ActivityRegistry {
  public:
+  /// An empty registry (tests make their own; services use global()).
   ActivityRegistry() = default;
   ActivityRegistry(const ActivityRegistry&) = delete;
   ActivityRegistry& operator=(const ActivityRegistry&) = delete;

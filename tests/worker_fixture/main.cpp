@@ -9,10 +9,12 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mode/worker.hpp"
 
