@@ -71,7 +71,8 @@ ServiceNode gather(caf::scoped_actor& self, const caf::actor& who, std::string f
   node.flags = std::move(snap.flags);
   node.tracebacks = std::move(snap.tracebacks);
   // A tree deeper than this is a cycle, not a program.
-  if (depth > 1000) return node;
+  if (depth > 1000)
+    return node;
   for (std::size_t i = 0; i < snap.child_actors.size(); ++i)
     node.children.push_back(
         gather(self, snap.child_actors[i], std::move(snap.child_types[i]), timeout, depth + 1));
@@ -98,26 +99,36 @@ ServiceNode inspect_actor(caf::actor_system& sys, const caf::actor& root, std::s
 
 const char* message_kind(service_actor& self, caf::mailbox_element& x,
                          std::source_location& where) noexcept {
-  if (x.mid.is_response()) return "response";
+  if (x.mid.is_response())
+    return "response";
   auto& content = x.content();
-  if (content.size() == 0) return "message";
+  if (content.size() == 0)
+    return "message";
   if (content.match_element<caf::atom_value>(0)) {
     auto atom = content.get_as<caf::atom_value>(0);
     bool wake = atom == wake_atom::value;
     if ((wake || atom == timeout_atom::value) && content.size() == 2 &&
         content.match_element<std::uint64_t>(1)) {
-      if (auto* node = self.host().find(content.get_as<std::uint64_t>(1))) where = node->where;
+      if (auto* node = self.host().find(content.get_as<std::uint64_t>(1)))
+        where = node->where;
       return wake ? "resume" : "timeout";
     }
-    if (atom == begin_atom::value) return "begin";
-    if (atom == start_atom::value) return "start";
-    if (atom == stop_atom::value) return "stop";
-    if (atom == restart_atom::value) return "restart";
-    if (atom == crash_atom::value) return "crash";
+    if (atom == begin_atom::value)
+      return "begin";
+    if (atom == start_atom::value)
+      return "start";
+    if (atom == stop_atom::value)
+      return "stop";
+    if (atom == restart_atom::value)
+      return "restart";
+    if (atom == crash_atom::value)
+      return "crash";
     return "query";
   }
-  if (content.match_element<caf::exit_msg>(0)) return "exit_msg";
-  if (content.match_element<caf::down_msg>(0)) return "down_msg";
+  if (content.match_element<caf::exit_msg>(0))
+    return "exit_msg";
+  if (content.match_element<caf::down_msg>(0))
+    return "down_msg";
   return "message";
 }
 
@@ -126,7 +137,8 @@ const char* message_kind(service_actor& self, caf::mailbox_element& x,
 namespace mode {
 
 ServiceNode inspect(const ServiceHandle& handle, Seconds timeout) {
-  if (!handle) return ServiceNode{};
+  if (!handle)
+    return ServiceNode{};
   auto hdl = handle.actor();
   auto label = detail::type_label(*handle.service());
   if (!hdl) {

@@ -118,12 +118,14 @@ std::string describe_parse_error(const caf::error& err) {
 
 bool asks_for_help(const std::vector<std::string>& args) {
   for (auto& a : args)
-    if (a == "-h" || a == "-?" || a == "--help" || a == "--long-help") return true;
+    if (a == "-h" || a == "-?" || a == "--help" || a == "--long-help")
+      return true;
   return false;
 }
 
 bool is_out_of_memory(const std::exception_ptr& error) {
-  if (!error) return false;
+  if (!error)
+    return false;
   try {
     std::rethrow_exception(error);
   } catch (const std::bad_alloc&) {
@@ -167,7 +169,8 @@ struct Worker::runtime {
   }
 
   void arm_deadline_locked() {
-    if (deadline.valid()) return;
+    if (deadline.valid())
+      return;
     auto limit = worker.options_.stop_timeout;
     deadline = timers.schedule(
         std::chrono::duration_cast<TimerScheduler::duration>(limit.duration()), [this, limit] {
@@ -188,7 +191,8 @@ struct Worker::runtime {
     stop_requested = true;
     arm_deadline_locked();
     log->info("{}: stopping", why);
-    if (handle) handle.send_stop();
+    if (handle)
+      handle.send_stop();
   }
 
   /// The main thread's stop phase begins (after a crash, a non-daemon run, or after a
@@ -205,9 +209,11 @@ struct Worker::runtime {
     {
       std::lock_guard<std::mutex> guard{mtx};
       s = sys;
-      if (handle) root = handle.actor();
+      if (handle)
+        root = handle.actor();
     }
-    if (s == nullptr || !root) return ServiceNode{};
+    if (s == nullptr || !root)
+      return ServiceNode{};
     return detail::inspect_actor(*s, root, detail::type_label(worker), timeout);
   }
 
@@ -266,11 +272,13 @@ void Worker::write_line(std::ostream& out, std::string_view msg) {
 }
 
 void Worker::say(std::string_view msg) {
-  if (!options_.quiet) write_line(*stdout_, msg);
+  if (!options_.quiet)
+    write_line(*stdout_, msg);
 }
 
 void Worker::carp(std::string_view msg) {
-  if (!options_.quiet) write_line(*stderr_, msg);
+  if (!options_.quiet)
+    write_line(*stderr_, msg);
 }
 
 // -- first start ----------------------------------------------------------------------------------
@@ -318,7 +326,8 @@ task<void> Worker::on_first_start() {
 
 void Worker::start_debug_tools() {
   auto* self = detail::running_actor();
-  if (self == nullptr) return;
+  if (self == nullptr)
+    return;
   std::lock_guard<std::mutex> guard{tools_mtx_};
   if (!detector_) {
     BlockingDetectorOptions opts;
@@ -372,7 +381,8 @@ std::uint16_t Worker::console_port() const {
 
 void Worker::schedule_shutdown() {
   std::lock_guard<std::mutex> guard{runtime_mtx_};
-  if (runtime_ != nullptr) runtime_->request_stop("Shutdown requested");
+  if (runtime_ != nullptr)
+    runtime_->request_stop("Shutdown requested");
 }
 
 caf::actor_system* Worker::system() const {
@@ -382,15 +392,18 @@ caf::actor_system* Worker::system() const {
 
 ServiceNode Worker::service_tree(Seconds timeout) const {
   std::lock_guard<std::mutex> guard{runtime_mtx_};
-  if (runtime_ == nullptr) return ServiceNode{};
+  if (runtime_ == nullptr)
+    return ServiceNode{};
   return runtime_->snapshot(timeout);
 }
 
 int Worker::execute_from_commandline(int argc, char** argv) {
   std::vector<std::string> args;
-  if (argc > 1) args.assign(argv + 1, argv + argc);
+  if (argc > 1)
+    args.assign(argv + 1, argv + argc);
   std::string prog = argc > 0 && argv[0] != nullptr ? argv[0] : "worker";
-  if (auto slash = prog.rfind('/'); slash != std::string::npos) prog.erase(0, slash + 1);
+  if (auto slash = prog.rfind('/'); slash != std::string::npos)
+    prog.erase(0, slash + 1);
   return execute(prog, &args);
 }
 
@@ -412,10 +425,12 @@ int Worker::execute(const std::string& prog, std::vector<std::string>* args) {
     };
     if (args != nullptr) {
       auto normalized = normalize_arguments(std::move(*args));
-      if (asks_for_help(normalized)) std::cout << "Usage: " << prog << " [options]\n";
+      if (asks_for_help(normalized))
+        std::cout << "Usage: " << prog << " [options]\n";
       if (auto err = cfg.parse(std::move(normalized)))
         return usage_error(describe_parse_error(err));
-      if (cfg.cli_helptext_printed) return exit_status::ok;
+      if (cfg.cli_helptext_printed)
+        return exit_status::ok;
       if (!cfg.remainder.empty())
         return usage_error(fmt::format("unexpected argument '{}'", cfg.remainder.front()));
       try {
@@ -461,7 +476,8 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
   // system is gone when execute_from_commandline returns). A worker made by
   // make_shared is shared as it is; one on the stack gets a non-owning pointer.
   std::shared_ptr<Service> self = weak_from_this().lock();
-  if (!self) self = std::shared_ptr<Service>(this, [](Service*) {});
+  if (!self)
+    self = std::shared_ptr<Service>(this, [](Service*) {});
   ServiceHandle handle{sys, self};
   {
     std::lock_guard<std::mutex> guard{rt.mtx};
@@ -483,7 +499,8 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
     if (!stop_was_requested()) {
       // No deadline on the start (services may take long); a signal stops it.
       handle.start(std::chrono::hours{24 * 365});
-      if (options_.daemon && !stop_was_requested()) handle.wait_until_stopped();
+      if (options_.daemon && !stop_was_requested())
+        handle.wait_until_stopped();
     }
   } catch (const std::bad_alloc&) {
     oom = std::current_exception();
@@ -521,9 +538,11 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
     rt.log->critical("We experienced a crash! Reason: {}",
                      reason ? describe_exception(reason) : std::string{"unknown"});
     status = exit_status::failure;
-    if (is_out_of_memory(reason)) oom = reason;
+    if (is_out_of_memory(reason))
+      oom = reason;
   }
-  if (oom) status = exit_status::oserr;
+  if (oom)
+    status = exit_status::oserr;
   stop_debug_tools();
   {
     std::lock_guard<std::mutex> guard{runtime_mtx_};

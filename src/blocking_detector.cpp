@@ -36,7 +36,8 @@ std::string short_function(std::string_view fn) {
   if (!fn.empty() && fn.back() == ')') {
     int depth = 0;
     for (auto i = fn.size(); i-- > 0;) {
-      if (fn[i] == ')') ++depth;
+      if (fn[i] == ')')
+        ++depth;
       if (fn[i] == '(' && --depth == 0) {
         fn = fn.substr(0, i);
         break;
@@ -46,8 +47,10 @@ std::string short_function(std::string_view fn) {
   int depth = 0;
   for (std::size_t i = 0; i < fn.size(); ++i) {
     char c = fn[i];
-    if (c == '<' || c == '(' || c == '[') ++depth;
-    if (c == '>' || c == ')' || c == ']') --depth;
+    if (c == '<' || c == '(' || c == '[')
+      ++depth;
+    if (c == '>' || c == ')' || c == ']')
+      --depth;
     if (c == ' ' && depth == 0) {
       fn.remove_prefix(i + 1);
       break;
@@ -84,7 +87,8 @@ ActivitySlot::sample ActivitySlot::read() const noexcept {
     auto after = state_.load(std::memory_order_relaxed);
     result.generation = after >> 1;
     result.busy = (after & 1) != 0;
-    if (before == after) break;
+    if (before == after)
+      break;
   }
   return result;
 }
@@ -105,7 +109,8 @@ void ActivityRegistry::add(ActivitySlot& slot) {
   std::lock_guard<std::mutex> guard{mtx_};
   slot.id_ = next_id_++;
   slot.next_ = head_;
-  if (head_ != nullptr) head_->prev_ = &slot;
+  if (head_ != nullptr)
+    head_->prev_ = &slot;
   head_ = &slot;
   ++size_;
 }
@@ -116,14 +121,16 @@ void ActivityRegistry::remove(ActivitySlot& slot) noexcept {
     slot.prev_->next_ = slot.next_;
   else
     head_ = slot.next_;
-  if (slot.next_ != nullptr) slot.next_->prev_ = slot.prev_;
+  if (slot.next_ != nullptr)
+    slot.next_->prev_ = slot.prev_;
   slot.prev_ = slot.next_ = nullptr;
   --size_;
 }
 
 void ActivityRegistry::for_each(const std::function<void(const ActivitySlot&)>& fn) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto* slot = head_; slot != nullptr; slot = slot->next_) fn(*slot);
+  for (auto* slot = head_; slot != nullptr; slot = slot->next_)
+    fn(*slot);
 }
 
 std::size_t ActivityRegistry::size() const {
@@ -138,8 +145,10 @@ std::string BlockingReport::message() const {
       "Blocking detected (timeout={}s): service {} blocked its thread for {:.3g}s "
       "in handler '{}'",
       timeout.count(), service, blocked_for.count(), handler);
-  if (!where.empty()) text += fmt::format(" (task waited at {})", where);
-  if (suppressed > 0) text += fmt::format(" [{} more reports suppressed]", suppressed);
+  if (!where.empty())
+    text += fmt::format(" (task waited at {})", where);
+  if (suppressed > 0)
+    text += fmt::format(" [{} more reports suppressed]", suppressed);
   return text;
 }
 
@@ -175,7 +184,8 @@ BlockingDetector::BlockingDetector(BlockingDetectorOptions options)
     options.clock = [] {
       return clock_type::now();
     };
-  if (!options.registry) options.registry = &ActivityRegistry::global();
+  if (!options.registry)
+    options.registry = &ActivityRegistry::global();
   if (!options.reporter) {
     options.reporter = [lg = get_logger("mode.debug")](const BlockingReport& report) {
       lg->warn(report.message());
@@ -192,16 +202,19 @@ BlockingDetector::~BlockingDetector() {
 
 void BlockingDetector::start() {
   std::lock_guard<std::mutex> guard{impl_->thread_mtx};
-  if (impl_->thread.joinable()) return;
+  if (impl_->thread.joinable())
+    return;
   impl_->stopping = false;
   // Often enough that a block is reported at most a quarter timeout late.
   auto interval = std::chrono::duration_cast<clock_type::duration>(timeout_ / 4);
-  if (interval < std::chrono::milliseconds{1}) interval = std::chrono::milliseconds{1};
+  if (interval < std::chrono::milliseconds{1})
+    interval = std::chrono::milliseconds{1};
   impl_->thread = std::thread{[this, interval] {
     std::unique_lock<std::mutex> lock{impl_->thread_mtx};
     while (!impl_->stopping) {
       impl_->wake.wait_for(lock, interval, [this] { return impl_->stopping; });
-      if (impl_->stopping) break;
+      if (impl_->stopping)
+        break;
       lock.unlock();
       check();
       lock.lock();
@@ -217,7 +230,8 @@ void BlockingDetector::stop() {
     thread = std::move(impl_->thread);
   }
   impl_->wake.notify_all();
-  if (thread.joinable()) thread.join();
+  if (thread.joinable())
+    thread.join();
 }
 
 std::size_t BlockingDetector::check() {
@@ -229,7 +243,8 @@ std::size_t BlockingDetector::check() {
   std::unordered_map<std::uint64_t, impl::episode> still_busy;
   self.options.registry->for_each([&](const ActivitySlot& slot) {
     auto s = slot.read();
-    if (!s.busy) return;
+    if (!s.busy)
+      return;
     auto ep = self.episodes[slot.id()];
     if (!ep.seen || ep.generation != s.generation) {
       // First sight of this handler: it has been running at least since now.
@@ -245,7 +260,8 @@ std::size_t BlockingDetector::check() {
       report.timeout = timeout_;
       due.push_back(std::move(report));
       // Still stuck one more timeout later: report again (if the rate allows).
-      while (ep.next_report <= now) ep.next_report += timeout;
+      while (ep.next_report <= now)
+        ep.next_report += timeout;
     }
     still_busy.emplace(slot.id(), ep);
   });

@@ -32,8 +32,10 @@ constexpr std::string_view help_text =
     "  quit   close this connection (also: exit)\n";
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -44,14 +46,19 @@ ConsoleReply console_reply(std::string_view line, const std::function<ServiceNod
   std::string cmd{trimmed};
   std::transform(cmd.begin(), cmd.end(), cmd.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (cmd.empty()) return {};
-  if (cmd == "help") return {std::string{help_text}, false};
-  if (cmd == "quit" || cmd == "exit") return {"bye\n", true};
+  if (cmd.empty())
+    return {};
+  if (cmd == "help")
+    return {std::string{help_text}, false};
+  if (cmd == "quit" || cmd == "exit")
+    return {"bye\n", true};
   if (cmd == "tree" || cmd == "tasks" || cmd == "graph") {
     try {
       auto root = snapshot();
-      if (cmd == "tree") return {render_tree(root), false};
-      if (cmd == "tasks") return {render_tasks(root), false};
+      if (cmd == "tree")
+        return {render_tree(root), false};
+      if (cmd == "tasks")
+        return {render_tasks(root), false};
       return {to_dot(root), false};
     } catch (const std::exception& e) {
       return {fmt::format("error: {} failed: {}\n", cmd, e.what()), false};
@@ -94,13 +101,16 @@ struct Console::impl {
   std::thread thread;
 
   ~impl() {
-    for (auto& c : clients) ::close(c.fd);
+    for (auto& c : clients)
+      ::close(c.fd);
     for (int fd : {listen_fd, wake_read, wake_write})
-      if (fd >= 0) ::close(fd);
+      if (fd >= 0)
+        ::close(fd);
   }
 
   void on_line(client& c, std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
     auto reply = console_reply(line, snapshot);
     c.out += reply.text;
     if (reply.close)
@@ -114,14 +124,17 @@ struct Console::impl {
     char buf[1024];
     for (;;) {
       auto n = ::recv(c.fd, buf, sizeof buf, 0);
-      if (n == 0) return false;
-      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (n == 0)
+        return false;
+      if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       c.in.append(buf, static_cast<std::size_t>(n));
       std::size_t pos;
       while (!c.closing && (pos = c.in.find('\n')) != std::string::npos) {
         auto line = c.in.substr(0, pos);
         c.in.erase(0, pos + 1);
-        if (std::exchange(c.discarding, false)) continue;
+        if (std::exchange(c.discarding, false))
+          continue;
         on_line(c, line);
       }
       if (c.in.size() > max_line) {
@@ -139,7 +152,8 @@ struct Console::impl {
   bool on_writable(client& c) {
     while (!c.out.empty()) {
       auto n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       c.out.erase(0, static_cast<std::size_t>(n));
     }
     return !c.closing;
@@ -148,7 +162,8 @@ struct Console::impl {
   void on_accept() {
     for (;;) {
       int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd < 0) return;
+      if (fd < 0)
+        return;
       if (clients.size() >= max_clients) {
         constexpr std::string_view busy = "error: too many connections\n";
         (void)::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
@@ -171,25 +186,30 @@ struct Console::impl {
       for (auto& c : clients)
         fds.push_back({c.fd, static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
       if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+          continue;
         return;
       }
-      if (fds[0].revents != 0) return;  // woken to stop
+      if (fds[0].revents != 0)
+        return;  // woken to stop
       // Clients first: fds[2 + i] belongs to clients[i] until accept appends more.
       std::vector<client> alive;
       for (std::size_t i = 0; i < clients.size(); ++i) {
         auto& c = clients[i];
         auto ev = fds[2 + i].revents;
         bool keep = true;
-        if ((ev & (POLLIN | POLLHUP | POLLERR)) != 0) keep = on_readable(c);
-        if (keep) keep = on_writable(c);
+        if ((ev & (POLLIN | POLLHUP | POLLERR)) != 0)
+          keep = on_readable(c);
+        if (keep)
+          keep = on_writable(c);
         if (keep)
           alive.push_back(std::move(c));
         else
           ::close(c.fd);
       }
       clients = std::move(alive);
-      if ((fds[1].revents & POLLIN) != 0) on_accept();
+      if ((fds[1].revents & POLLIN) != 0)
+        on_accept();
       // Greetings of new clients go out on the next round, when poll says writable.
     }
   }
@@ -204,7 +224,8 @@ Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot)
   };
   impl_->snapshot = std::move(snapshot);
   impl_->listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (impl_->listen_fd < 0) fail("open a socket for");
+  if (impl_->listen_fd < 0)
+    fail("open a socket for");
   int one = 1;
   ::setsockopt(impl_->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
@@ -213,12 +234,14 @@ Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot)
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // loopback only: no remote access
   if (::bind(impl_->listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
     fail("listen on");
-  if (::listen(impl_->listen_fd, 16) < 0) fail("listen on");
+  if (::listen(impl_->listen_fd, 16) < 0)
+    fail("listen on");
   socklen_t len = sizeof addr;
   ::getsockname(impl_->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
   int wake[2];
-  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) fail("make a wake-up pipe for");
+  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0)
+    fail("make a wake-up pipe for");
   impl_->wake_read = wake[0];
   impl_->wake_write = wake[1];
   impl_->thread = std::thread{[this] {
@@ -230,7 +253,8 @@ Console::~Console() {
   impl_->stopping.store(true);
   char byte = 1;
   (void)::write(impl_->wake_write, &byte, 1);
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->thread.joinable())
+    impl_->thread.join();
 }
 
 }  // namespace mode

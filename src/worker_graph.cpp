@@ -29,10 +29,13 @@ constexpr std::string_view edge_style =
     R"(arrowhead="vee", color="darkseagreen4", arrowcolor="black", arrowsize="0.7")";
 
 std::string_view fill_of(const ServiceNode& node) {
-  if (!node.answered) return R"(fillcolor="lightgrey", color="grey")";
-  if (node.state == "crashed") return R"(fillcolor="lightcoral", color="red3")";
+  if (!node.answered)
+    return R"(fillcolor="lightgrey", color="grey")";
+  if (node.state == "crashed")
+    return R"(fillcolor="lightcoral", color="red3")";
   // mode: inner nodes palegreen3, terminal nodes (leaves) palegreen1.
-  if (node.children.empty()) return R"(fillcolor="palegreen1", color="palegreen2")";
+  if (node.children.empty())
+    return R"(fillcolor="palegreen1", color="palegreen2")";
   return R"(fillcolor="palegreen3", color="palegreen4")";
 }
 
@@ -52,12 +55,14 @@ void tree_lines(const ServiceNode& node, int depth, std::string& out) {
   out += node.label;
   if (node.answered) {
     out += fmt::format(" [{}] restarts={}", node.state, node.restart_count);
-    if (!node.flags.empty()) out += fmt::format(" flags={}", fmt::join(node.flags, ","));
+    if (!node.flags.empty())
+      out += fmt::format(" flags={}", fmt::join(node.flags, ","));
   } else {
     out += fmt::format(" [unknown] ({})", node.note.empty() ? "no answer" : node.note);
   }
   out += '\n';
-  for (auto& child : node.children) tree_lines(child, depth + 1, out);
+  for (auto& child : node.children)
+    tree_lines(child, depth + 1, out);
 }
 
 void task_lines(const ServiceNode& node, std::string& out) {
@@ -73,14 +78,16 @@ void task_lines(const ServiceNode& node, std::string& out) {
   if (!node.answered)
     out += fmt::format("{}: tasks unknown ({})\n\n", node.label,
                        node.note.empty() ? "no answer" : node.note);
-  for (auto& child : node.children) task_lines(child, out);
+  for (auto& child : node.children)
+    task_lines(child, out);
 }
 
 }  // namespace
 
 std::size_t count_services(const ServiceNode& root) {
   std::size_t n = 1;
-  for (auto& child : root.children) n += count_services(child);
+  for (auto& child : root.children)
+    n += count_services(child);
   return n;
 }
 
@@ -102,7 +109,8 @@ std::string render_tree(const ServiceNode& root) {
 std::string render_tasks(const ServiceNode& root) {
   std::string out;
   task_lines(root, out);
-  if (out.empty()) out = "No pending tasks.\n";
+  if (out.empty())
+    out = "No pending tasks.\n";
   return out;
 }
 

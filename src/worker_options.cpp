@@ -34,7 +34,8 @@ void validate(const WorkerOptions& options) {
 std::vector<std::string> normalize_arguments(std::vector<std::string> args) {
   constexpr std::string_view prefix = "--caf.";
   for (auto& arg : args)
-    if (arg.size() > prefix.size() && arg.starts_with(prefix)) arg.erase(2, prefix.size() - 2);
+    if (arg.size() > prefix.size() && arg.starts_with(prefix))
+      arg.erase(2, prefix.size() - 2);
   return args;
 }
 

@@ -10,7 +10,8 @@ namespace mode::detail {
 
 signal_block::signal_block(std::initializer_list<int> signals) {
   sigemptyset(&set_);
-  for (int sig : signals) sigaddset(&set_, sig);
+  for (int sig : signals)
+    sigaddset(&set_, sig);
   pthread_sigmask(SIG_BLOCK, &set_, &old_);
 }
 
@@ -33,9 +34,11 @@ signal_thread::signal_thread(const sigset_t& set, std::function<void(int)> handl
   thread_ = std::thread{[this] {
     for (;;) {
       int sig = 0;
-      if (sigwait(&set_, &sig) != 0) continue;
+      if (sigwait(&set_, &sig) != 0)
+        continue;
       // stop() wakes the thread with one of the signals after setting quit_.
-      if (quit_.load()) return;
+      if (quit_.load())
+        return;
       try {
         handler_(sig);
       } catch (const std::exception& e) {
@@ -53,7 +56,8 @@ signal_thread::~signal_thread() {
 }
 
 void signal_thread::stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable())
+    return;
   quit_.store(true);
   pthread_kill(thread_.native_handle(), wake_signal_);
   thread_.join();

@@ -193,7 +193,8 @@ class Blocker : public mode::Service {
   std::string label() const override { return "Blocker"; }
   mode::task<void> on_start() override {
     entered.store(true);
-    while (!released.load()) std::this_thread::sleep_for(1ms);
+    while (!released.load())
+      std::this_thread::sleep_for(1ms);
     co_return;
   }
   std::atomic<bool> entered{false};

@@ -119,7 +119,8 @@ class Stuck : public Named {
   Stuck() : Named("Stuck") {}
   mode::task<void> on_started() override {
     entered.store(true);
-    while (!released.load()) std::this_thread::sleep_for(1ms);
+    while (!released.load())
+      std::this_thread::sleep_for(1ms);
     co_return;
   }
   std::atomic<bool> entered{false};
