@@ -16,3 +16,4 @@
 #include "mode/task.hpp"
 #include "mode/timer.hpp"
 #include "mode/times.hpp"
+#include "mode/worker.hpp"

@@ -79,9 +79,9 @@ struct WorkerOptions {
   /// `--loglevel`.
   std::string log_level = "WARNING";
   /// Log file; empty: stderr. mode's `logfile`; default empty. `--logfile`.
-  std::string log_file;
+  std::string log_file{};
   /// Extra spdlog sinks for every record. mode's `loghandlers`; default none.
-  std::vector<spdlog::sink_ptr> log_handlers;
+  std::vector<spdlog::sink_ptr> log_handlers{};
   /// Route std::cout/std::cerr writes into the log (StdoutRedirect) from the first
   /// start until the worker stops. mode's `redirect_stdouts`; default true.
   bool redirect_stdouts = true;
@@ -99,7 +99,7 @@ struct WorkerOptions {
   bool override_logging = true;
   /// Per-logger levels in SPDLOG_LEVEL syntax (see LoggingOptions::logging_config).
   /// mode's `logging_config`; default empty.
-  std::string logging_config;
+  std::string logging_config{};
   /// TCP port of the debug console, on 127.0.0.1 only; 0 picks a free port. mode's
   /// `console_port`; default 50101. `--console-port`.
   std::uint16_t console_port = 50101;
