@@ -12,22 +12,12 @@
 
 #include <fmt/format.h>
 
+#include "mode/detail/demangle.hpp"
 #include "mode/logging.hpp"
 
 namespace mode {
 
 namespace {
-
-std::string demangle(const std::type_info& type) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out{
-      abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free};
-  std::string name = status == 0 && out ? std::string{out.get()} : std::string{type.name()};
-  // Labels are class names without namespaces, as Service::label() makes them.
-  if (auto pos = name.rfind("::"); pos != std::string::npos && name.find('<') == std::string::npos)
-    name.erase(0, pos + 2);
-  return name;
-}
 
 // The name of the function in a std::source_location: without the return type and
 // the parameter list, which for a coroutine g++ spells as its frame type
@@ -94,7 +84,7 @@ ActivitySlot::sample ActivitySlot::read() const noexcept {
 }
 
 std::string ActivitySlot::label() const {
-  return label_.empty() ? demangle(*type_) : label_;
+  return label_.empty() ? detail::class_label(*type_) : label_;
 }
 
 // -- ActivityRegistry ---------------------------------------------------------------------

@@ -39,8 +39,7 @@ coro_host::~coro_host() {
 
 // -- root tasks -----------------------------------------------------------------
 
-std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future,
-                                bool post_begin) {
+std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, bool post_begin) {
   auto record = std::make_unique<task_record>();
   record->id = next_id_++;
   record->name = std::move(name);

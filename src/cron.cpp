@@ -1,6 +1,8 @@
 // Cron parsing and next-fire search. See include/mode/cron.hpp and docs/crontab.md.
 #include "mode/cron.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -17,7 +19,8 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using local_minutes = date::local_time<minutes>;
 
-constexpr std::string_view whitespace = " \t\n\r\f\v";
+using detail::trim;
+using detail::whitespace;
 
 constexpr std::array<std::string_view, 12> month_names = {"jan", "feb", "mar", "apr", "may", "jun",
                                                           "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -207,14 +210,6 @@ class field_parser {
   const field_info& info_;
   std::string_view text_;
 };
-
-std::string_view trim(std::string_view text) {
-  auto first = text.find_first_not_of(whitespace);
-  if (first == std::string_view::npos)
-    return {};
-  auto last = text.find_last_not_of(whitespace);
-  return text.substr(first, last - first + 1);
-}
 
 }  // namespace
 

@@ -7,20 +7,10 @@
 
 #include <fmt/format.h>
 
+#include "mode/detail/demangle.hpp"
 #include "mode/service.hpp"
 
 namespace mode {
-
-namespace {
-
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out{abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                             std::free};
-  return status == 0 && out ? std::string{out.get()} : std::string{name};
-}
-
-}  // namespace
 
 std::string_view to_string(ServiceState state) noexcept {
   switch (state) {
@@ -47,10 +37,10 @@ std::string describe_exception(const std::exception_ptr& error) {
     // Already a chain naming the services it went through.
     return e.what();
   } catch (const std::exception& e) {
-    return demangle(typeid(e).name()) + ": " + e.what();
+    return detail::demangle(typeid(e).name()) + ": " + e.what();
   } catch (...) {
     auto* type = abi::__cxa_current_exception_type();
-    return type != nullptr ? demangle(type->name()) : std::string{"unknown exception"};
+    return type != nullptr ? detail::demangle(type->name()) : std::string{"unknown exception"};
   }
 }
 
@@ -69,11 +59,7 @@ ServiceState Service::state() const noexcept {
 // -- labels and logging ------------------------------------------------------------------------
 
 std::string Service::label() const {
-  auto name = demangle(typeid(*this).name());
-  // Drop namespaces: mode labels by class name.
-  if (auto pos = name.rfind("::"); pos != std::string::npos && name.find('<') == std::string::npos)
-    name.erase(0, pos + 2);
-  return name;
+  return detail::class_label(typeid(*this));
 }
 
 std::string Service::shortlabel() const {

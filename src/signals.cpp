@@ -19,26 +19,21 @@ receiver_id next_receiver_id() noexcept {
   return receiver_id{counter.fetch_add(1, std::memory_order_relaxed) + 1};
 }
 
-std::string demangle(const char* mangled) {
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> name{
-      abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free};
-  return status == 0 && name ? std::string{name.get()} : std::string{mangled};
-}
-
 namespace {
 
 // Looked up at every report, so that a test (or setup_logging) can replace the logger.
 std::shared_ptr<spdlog::logger> signals_logger() {
   auto name = std::string{signals_logger_name};
-  if (auto logger = spdlog::get(name)) return logger;
+  if (auto logger = spdlog::get(name))
+    return logger;
   auto sinks = spdlog::default_logger()->sinks();
   auto logger = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
   try {
     spdlog::register_logger(logger);
   } catch (const spdlog::spdlog_ex&) {
     // Another thread registered it first: use theirs.
-    if (auto existing = spdlog::get(name)) return existing;
+    if (auto existing = spdlog::get(name))
+      return existing;
   }
   return logger;
 }

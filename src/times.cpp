@@ -1,5 +1,7 @@
 #include "mode/times.hpp"
 
+#include "text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -10,15 +12,8 @@ namespace mode {
 
 namespace {
 
-constexpr std::string_view whitespace = " \t\n\r\f\v";
-
-std::string_view trim(std::string_view text) {
-  auto first = text.find_first_not_of(whitespace);
-  if (first == std::string_view::npos)
-    return {};
-  auto last = text.find_last_not_of(whitespace);
-  return text.substr(first, last - first + 1);
-}
+using detail::trim;
+using detail::whitespace;
 
 // Quotes `text` for an error message, escaping what would garble a log line.
 std::string quoted(std::string_view text) {

@@ -29,6 +29,7 @@
 // with_default_sender() copies and is thread-safe, so the async Signal can reuse it.
 #pragma once
 
+#include "mode/detail/demangle.hpp"
 #include "mode/detail/signal_registry.hpp"
 
 #include <fmt/format.h>
@@ -194,9 +195,6 @@ R dead_result() {
 
 /// Tags every signal type (for the fmt formatter and the concepts).
 struct signal_tag {};
-
-/// The demangled name of a type (falls back to the mangled one).
-std::string demangle(const char* mangled);
 
 /// Renders a sender for to_string(): pointers as addresses, formattable values with fmt, others
 /// by their type.

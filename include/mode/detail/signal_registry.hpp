@@ -218,7 +218,8 @@ class signal_registry {
   bool remove(receiver_id id) {
     std::lock_guard<std::mutex> guard{mtx_};
     auto i = index_.find(id.value);
-    if (i == index_.end()) return false;
+    if (i == index_.end())
+      return false;
     auto ptr = i->second;
     erase_locked(ptr->sender, [&](const entry& e) { return e.id == id; });
     return true;
@@ -227,7 +228,8 @@ class signal_registry {
   /// Disconnects the receiver matching `identity` in the bucket of `sender` (nullopt: the
   /// unfiltered bucket); returns whether one was connected.
   bool remove(const std::optional<Key>& sender, const receiver_identity& identity) {
-    if (identity.empty()) return false;
+    if (identity.empty())
+      return false;
     std::lock_guard<std::mutex> guard{mtx_};
     return erase_locked(sender, [&](const entry& e) { return e.identity.matches(identity); }) > 0;
   }
@@ -235,7 +237,8 @@ class signal_registry {
   /// Disconnects every receiver whose owner token shares `owner`'s control block (e.g. all
   /// receivers of a service that stops); returns how many. An empty token removes nothing.
   std::size_t remove_owner(const std::weak_ptr<void>& owner) {
-    if (is_empty_token(owner)) return 0;
+    if (is_empty_token(owner))
+      return 0;
     std::lock_guard<std::mutex> guard{mtx_};
     auto pred = [&](const entry& e) {
       return same_token(e.owner, owner);
@@ -252,7 +255,8 @@ class signal_registry {
   std::size_t clear() {
     std::lock_guard<std::mutex> guard{mtx_};
     auto n = index_.size();
-    for (auto& kvp : index_) kvp.second->connected_.store(false, std::memory_order_release);
+    for (auto& kvp : index_)
+      kvp.second->connected_.store(false, std::memory_order_release);
     index_.clear();
     unfiltered_.clear();
     filtered_.clear();
@@ -284,7 +288,8 @@ class signal_registry {
           filtered = &i->second;
       }
     }
-    if (filtered == nullptr) return snapshot_type(unfiltered_);
+    if (filtered == nullptr)
+      return snapshot_type(unfiltered_);
     // Both buckets are sorted by id (append order): merging them yields connect order.
     snapshot_type result;
     result.reserve(unfiltered_.size() + filtered->size());
@@ -317,7 +322,8 @@ class signal_registry {
   std::size_t erase_from_locked(bucket_type& bucket, Pred pred) {
     auto n = std::size_t{0};
     std::erase_if(bucket, [&](const entry_ptr& e) {
-      if (!pred(*e)) return false;
+      if (!pred(*e))
+        return false;
       e->connected_.store(false, std::memory_order_release);
       index_.erase(e->id.value);
       ++n;
@@ -329,12 +335,15 @@ class signal_registry {
   // Like erase_from_locked on the bucket of `sender`, dropping the bucket once empty.
   template <class Pred>
   std::size_t erase_locked(const std::optional<Key>& sender, Pred pred) {
-    if (!sender) return erase_from_locked(unfiltered_, pred);
+    if (!sender)
+      return erase_from_locked(unfiltered_, pred);
     auto i = filtered_.find(*sender);
-    if (i == filtered_.end()) return 0;
+    if (i == filtered_.end())
+      return 0;
     auto n = erase_from_locked(i->second, pred);
     prune_locked(i->second);
-    if (i->second.empty()) filtered_.erase(i);
+    if (i->second.empty())
+      filtered_.erase(i);
     return n;
   }
 
