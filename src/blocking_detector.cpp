@@ -71,9 +71,10 @@ ActivitySlot::sample ActivitySlot::read() const noexcept {
   // generation returned (they are only hints if it changes under us anyway).
   for (int attempt = 0; attempt < 4; ++attempt) {
     auto before = state_.load(std::memory_order_acquire);
-    result.handler = handler_.load(std::memory_order_relaxed);
-    result.where = where_.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // Acquire loads (not a fence, which GCC's TSan does not support) keep the second
+    // read of state_ after the data reads.
+    result.handler = handler_.load(std::memory_order_acquire);
+    result.where = where_.load(std::memory_order_acquire);
     auto after = state_.load(std::memory_order_relaxed);
     result.generation = after >> 1;
     result.busy = (after & 1) != 0;
