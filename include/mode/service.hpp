@@ -451,6 +451,10 @@ class Service : public std::enable_shared_from_this<Service> {
     return binding_;
   }
 
+  /// Sets restart_count: a supervisor carries it over to the new instance that replaces
+  /// a crashed one (mode keeps one object; a replacement counts on from its predecessor).
+  void set_restart_count(int count) noexcept { restart_count_ = count; }
+
  private:
   friend class detail::service_actor;
 
