@@ -150,28 +150,45 @@ void Service::service_reset() {
   ++restart_count_;
   started_ = stopped_ = shutdown_ = crashed_ = stopping_ = false;
   crash_reason_ = nullptr;
+  crash_text_.clear();
   stopped_event_.clear();
   shutdown_event_.clear();
   // Children are reset by their own actors when they are next started.
 }
 
 void Service::crash(std::string_view reason) {
-  crash(std::make_exception_ptr(std::runtime_error{std::string{reason}}));
+  // The text describe_exception() would find, without a rethrow to find it.
+  std::string text{"std::runtime_error: "};
+  text += reason;
+  crash_with(std::make_exception_ptr(std::runtime_error{std::string{reason}}), std::move(text));
 }
 
 void Service::crash(std::exception_ptr reason) {
+  crash_with(std::move(reason), {});
+}
+
+void Service::crash_with(std::exception_ptr reason, std::string text) {
   if (crashed_)
     return;
-  log().error("Crashed reason={}", describe_exception(reason));
-  mark_crashed(reason);
+  mark_crashed(std::move(reason), std::move(text));
+  if (log().enabled(spdlog::level::err))
+    log().error("Crashed reason={}", crash_text());
   auto& self = this_actor(*this);
   self.host().launch(crash_sequence(), "Service.crash", false);
 }
 
-void Service::mark_crashed(std::exception_ptr reason) {
+void Service::mark_crashed(std::exception_ptr reason, std::string text) {
   crashed_ = true;
   crash_reason_ = std::move(reason);
+  crash_text_ = std::move(text);
   stopped_event_.set();
+}
+
+const std::string& Service::crash_text() {
+  // describe_exception rethrows the exception to read it: once per crash is enough.
+  if (crash_text_.empty())
+    crash_text_ = describe_exception(crash_reason_);
+  return crash_text_;
 }
 
 task<void> Service::crash_sequence() {
@@ -237,7 +254,7 @@ task<void> Service::stop_children(bool crashed) {
       if (crashed) {
         // mode marks the whole tree crashed: the child crashes too, then we wait for its
         // stop sequence to finish.
-        auto reason = crash_reason_ ? describe_exception(crash_reason_) : std::string{"crashed"};
+        auto reason = crash_reason_ ? crash_text() : std::string{"crashed"};
         self.send(hdl, detail::crash_atom::value, label() + " <- " + reason);
         co_await detail::request_awaiter{&self, hdl, caf::make_message(detail::stopped_atom::value),
                                          "child.wait_stopped", std::source_location::current()};

@@ -264,7 +264,7 @@ void service_actor::exit_crashed() {
     return;
   exiting_ = true;
   std::string reason = svc_->label() + " <- ";
-  reason += svc_->crash_reason_ ? describe_exception(svc_->crash_reason_) : "crashed";
+  reason += svc_->crash_reason_ ? svc_->crash_text() : std::string{"crashed"};
   keep_alive(false);
   notify_stopped();
   quit(make_crash_error(reason));

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace mode::detail {
 
@@ -15,10 +17,18 @@ std::string demangle(const char* mangled) {
 }
 
 std::string class_label(const std::type_info& type) {
-  auto name = demangle(type.name());
-  // Templates keep their namespaces: the last "::" may sit inside the arguments.
-  if (auto pos = name.rfind("::"); pos != std::string::npos && name.find('<') == std::string::npos)
-    name.erase(0, pos + 2);
+  // Demangling costs microseconds and labels go into every crash chain (a supervisor's
+  // restart path): once per type and thread, no lock needed. Keyed by address, since
+  // hashing a type_index hashes its name.
+  thread_local std::unordered_map<const std::type_info*, std::string> cache;
+  auto& name = cache[&type];
+  if (name.empty()) {
+    name = demangle(type.name());
+    // Templates keep their namespaces: the last "::" may sit inside the arguments.
+    if (auto pos = name.rfind("::");
+        pos != std::string::npos && name.find('<') == std::string::npos)
+      name.erase(0, pos + 2);
+  }
   return name;
 }
 

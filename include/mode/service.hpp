@@ -463,7 +463,10 @@ class Service : public std::enable_shared_from_this<Service> {
   task<void> stop_children(bool crashed);
   task<void> join_futures();
   task<void> exit_contexts();
-  void mark_crashed(std::exception_ptr reason);
+  void mark_crashed(std::exception_ptr reason, std::string text = {});
+  void crash_with(std::exception_ptr reason, std::string text);
+  /// describe_exception(crash_reason_), worked out once.
+  const std::string& crash_text();
   task<void> crash_sequence();
   void on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error);
   void push_async_exit(std::function<task<void>()> exit);
@@ -480,6 +483,7 @@ class Service : public std::enable_shared_from_this<Service> {
   int restart_count_ = 0;
   int depth_ = 1;
   std::exception_ptr crash_reason_;
+  std::string crash_text_;
   Event stopped_event_;
   Event shutdown_event_;
   std::vector<std::pair<std::string, task_factory>> task_factories_;
