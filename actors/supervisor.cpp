@@ -130,13 +130,30 @@ class group_request : public detail::wait_awaiter {
   std::size_t remaining_;
 };
 
+/// The supervise() loop's idle wait. Whoever wakes it learns its wait id through
+/// `waiter` (0 while it is not waiting); stop wakes it too.
+class idle_awaiter : public detail::wait_awaiter {
+ public:
+  idle_awaiter(detail::coro_host& host, std::uint64_t& waiter)
+      : wait_awaiter(&host, std::nullopt, true, false, "SupervisorStrategy.supervisor",
+                     std::source_location::current()),
+        waiter_(waiter) {}
+
+ protected:
+  void on_registered(std::uint64_t id) override { waiter_ = id; }
+  void on_resumed() noexcept override { waiter_ = 0; }
+
+ private:
+  std::uint64_t& waiter_;
+};
+
 }  // namespace
 
 struct SupervisorStrategy::impl {
   std::vector<slot> slots;
   RestartLimiter limiter = RestartLimiter::unlimited();
-  /// Wakes the supervise() loop.
-  Event wake;
+  /// The wait id of the supervise() loop while it idles, else 0.
+  std::uint64_t waiter = 0;
   /// A slot crashed, or wakeup() was called, since the loop last looked.
   bool pending = false;
 
@@ -299,8 +316,8 @@ std::string SupervisorStrategy::shortlabel() const {
 void SupervisorStrategy::wakeup() {
   auto* self = detail::running_actor();
   if (self != nullptr && &self->service() == this) {
-    state_->pending = true;
-    state_->wake.set();
+    // Maybe inside a coroutine of this actor: let the loop run on a later turn.
+    wake_loop(false);
     return;
   }
   // From elsewhere: the one message every service actor hands to on_down_message is a
@@ -308,12 +325,23 @@ void SupervisorStrategy::wakeup() {
   if (auto hdl = binding()->get()) caf::anon_send(hdl, caf::down_msg{hdl.address(), caf::error{}});
 }
 
+void SupervisorStrategy::wake_loop(bool now) {
+  auto& st = *state_;
+  st.pending = true;
+  if (st.waiter == 0) return;  // busy: it looks at `pending` before it idles again
+  auto id = std::exchange(st.waiter, 0);
+  auto& host = own_actor(*this).host();
+  if (now)
+    host.resume(id, wake_reason::fired);  // from a message handler: no coroutine is running
+  else
+    host.driver().post_wake(id);
+}
+
 void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
   auto& self = own_actor(*this);
   auto& st = *state_;
   if (msg.source == self.address()) {
-    st.pending = true;
-    st.wake.set();
+    wake_loop(true);
     return;
   }
   auto i = std::find_if(st.slots.begin(), st.slots.end(),
@@ -341,8 +369,8 @@ void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
     return;
   }
   s.crashed = true;
-  st.pending = true;
-  st.wake.set();
+  // React now, inside this handler: the restart costs no extra message.
+  wake_loop(true);
 }
 
 // -- the loop --------------------------------------------------------------------------------
@@ -352,8 +380,7 @@ task<void> SupervisorStrategy::supervise() {
   auto& st = *state_;
   while (!should_stop()) {
     if (!st.pending) {
-      st.wake.clear();
-      co_await wait_event(st.wake);  // returns early when the supervisor stops
+      co_await idle_awaiter{own_actor(*this).host(), st.waiter};  // or until stop
       continue;
     }
     st.pending = false;

@@ -239,6 +239,7 @@ class SupervisorStrategy : public SupervisorStrategyT {
  private:
   struct impl;
   task<void> supervise();
+  void wake_loop(bool now);
   void fail_max_restarts(const std::string& last_crash);
 
   bool contain_ = true;
