@@ -77,7 +77,8 @@ std::vector<std::shared_ptr<Service>> only(std::shared_ptr<Service> svc) {
 std::string join_labels(const std::vector<std::shared_ptr<Service>>& services) {
   std::string out;
   for (auto& s : services) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty())
+      out += ", ";
     out += s->label();
   }
   return out;
@@ -118,9 +119,11 @@ class group_request : public detail::wait_awaiter {
 
  private:
   void on_answer(std::uint64_t id, std::size_t i) {
-    if (answered_[i]) return;
+    if (answered_[i])
+      return;
     answered_[i] = true;
-    if (--remaining_ == 0) host_->resume(id, wake_reason::fired);
+    if (--remaining_ == 0)
+      host_->resume(id, wake_reason::fired);
   }
 
   service_actor& self_;
@@ -159,7 +162,8 @@ struct SupervisorStrategy::impl {
 
   slot* find(const Service& svc) noexcept {
     for (auto& s : slots)
-      if (s.service.get() == &svc) return &s;
+      if (s.service.get() == &svc)
+        return &s;
     return nullptr;
   }
 };
@@ -177,17 +181,20 @@ SupervisorStrategy::SupervisorStrategy(std::vector<std::shared_ptr<Service>> ser
       state_(std::make_unique<impl>()) {
   if (options.max_restarts)
     state_->limiter = RestartLimiter{options.max_restarts->count(), options.over};
-  if (!raises_) raises_ = mode::raises<MaxRestartsExceeded>();
+  if (!raises_)
+    raises_ = mode::raises<MaxRestartsExceeded>();
   set_logger(get_logger("mode.supervisors"));
   add_task(&SupervisorStrategy::supervise, "SupervisorStrategy.supervisor");
-  for (auto& s : services) add(std::move(s));
+  for (auto& s : services)
+    add(std::move(s));
 }
 
 SupervisorStrategy::SupervisorStrategy(crashing_tag, std::vector<std::shared_ptr<Service>> services,
                                        SupervisorOptions options)
     : SupervisorStrategy(std::move(options)) {
   contain_ = false;
-  for (auto& s : services) add(std::move(s));
+  for (auto& s : services)
+    add(std::move(s));
 }
 
 SupervisorStrategy::~SupervisorStrategy() {
@@ -195,7 +202,8 @@ SupervisorStrategy::~SupervisorStrategy() {
   // instead, the services it started would run on with nobody to stop them: ask them
   // to exit (each crashes and runs its stop sequence).
   for (auto& s : state_->slots)
-    if (s.actor && s.wanted) caf::anon_send_exit(s.actor, caf::exit_reason::user_shutdown);
+    if (s.actor && s.wanted)
+      caf::anon_send_exit(s.actor, caf::exit_reason::user_shutdown);
 }
 
 // -- settings -------------------------------------------------------------------------------
@@ -211,7 +219,8 @@ double SupervisorStrategy::over() const noexcept {
 // -- held services ---------------------------------------------------------------------------
 
 void SupervisorStrategy::add(std::shared_ptr<Service> service) {
-  if (!service) throw std::invalid_argument("mode: " + label() + ".add(nullptr)");
+  if (!service)
+    throw std::invalid_argument("mode: " + label() + ".add(nullptr)");
   if (state_->find(*service) != nullptr)
     throw std::invalid_argument("mode: " + label() + ".add(" + service->label() +
                                 "): already held");
@@ -224,11 +233,13 @@ void SupervisorStrategy::add(std::shared_ptr<Service> service) {
     service->supervisor = this;
   }
   state_->slots.push_back(slot{std::move(service), {}, {}, {}, false, false, false});
-  if (started() && !should_stop()) wakeup();
+  if (started() && !should_stop())
+    wakeup();
 }
 
 void SupervisorStrategy::add(ServiceFactory factory) {
-  if (!factory) throw std::invalid_argument("mode: " + label() + ".add(): empty factory");
+  if (!factory)
+    throw std::invalid_argument("mode: " + label() + ".add(): empty factory");
   auto service = factory();
   if (!service)
     throw std::invalid_argument("mode: " + label() + ".add(): the factory returned nullptr");
@@ -241,22 +252,28 @@ namespace {
 // Stops a service the supervisor lets go of; nobody else could: only the supervisor
 // knows its actor.
 void release_actor(slot& s) {
-  if (!s.actor) return;
-  if (auto* self = detail::running_actor()) self->demonitor(s.actor);
-  if (s.wanted) caf::anon_send(s.actor, detail::stop_atom::value);
+  if (!s.actor)
+    return;
+  if (auto* self = detail::running_actor())
+    self->demonitor(s.actor);
+  if (s.wanted)
+    caf::anon_send(s.actor, detail::stop_atom::value);
   s.actor = nullptr;
 }
 
 }  // namespace
 
 void SupervisorStrategy::discard(const std::shared_ptr<Service>& service) {
-  if (!service) return;
+  if (!service)
+    return;
   auto& slots = state_->slots;
   auto i =
       std::find_if(slots.begin(), slots.end(), [&](const slot& s) { return s.service == service; });
-  if (i == slots.end()) return;
+  if (i == slots.end())
+    return;
   release_actor(*i);
-  if (service->supervisor == this) service->supervisor = nullptr;
+  if (service->supervisor == this)
+    service->supervisor = nullptr;
   slots.erase(i);
 }
 
@@ -265,26 +282,32 @@ void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> serv
   if (index >= slots.size())
     throw std::out_of_range(fmt::format("mode: {}.insert({}): no such index (holding {})", label(),
                                         index, slots.size()));
-  if (!service) throw std::invalid_argument("mode: " + label() + ".insert(nullptr)");
+  if (!service)
+    throw std::invalid_argument("mode: " + label() + ".insert(nullptr)");
   auto& s = slots[index];
   release_actor(s);
-  if (s.service->supervisor == this) s.service->supervisor = nullptr;
-  if (contain_) service->supervisor = this;
+  if (s.service->supervisor == this)
+    s.service->supervisor = nullptr;
+  if (contain_)
+    service->supervisor = this;
   s = slot{std::move(service), {}, {}, {}, false, false, false};
-  if (started() && !should_stop()) wakeup();
+  if (started() && !should_stop())
+    wakeup();
 }
 
 std::vector<std::shared_ptr<Service>> SupervisorStrategy::services() const {
   std::vector<std::shared_ptr<Service>> result;
   result.reserve(state_->slots.size());
-  for (auto& s : state_->slots) result.push_back(s.service);
+  for (auto& s : state_->slots)
+    result.push_back(s.service);
   return result;
 }
 
 std::optional<std::size_t> SupervisorStrategy::index_of(const Service& service) const noexcept {
   auto& slots = state_->slots;
   for (std::size_t i = 0; i < slots.size(); ++i)
-    if (slots[i].service.get() == &service) return i;
+    if (slots[i].service.get() == &service)
+      return i;
   return std::nullopt;
 }
 
@@ -322,13 +345,15 @@ void SupervisorStrategy::wakeup() {
   }
   // From elsewhere: the one message every service actor hands to on_down_message is a
   // down message; one that names this supervisor's own actor means "wake up".
-  if (auto hdl = binding()->get()) caf::anon_send(hdl, caf::down_msg{hdl.address(), caf::error{}});
+  if (auto hdl = binding()->get())
+    caf::anon_send(hdl, caf::down_msg{hdl.address(), caf::error{}});
 }
 
 void SupervisorStrategy::wake_loop(bool now) {
   auto& st = *state_;
   st.pending = true;
-  if (st.waiter == 0) return;  // busy: it looks at `pending` before it idles again
+  if (st.waiter == 0)
+    return;  // busy: it looks at `pending` before it idles again
   auto id = std::exchange(st.waiter, 0);
   auto& host = own_actor(*this).host();
   if (now)
@@ -357,7 +382,8 @@ void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
   auto& s = *i;
   s.actor = nullptr;  // the actor is gone: the service object is ours to inspect now
   s.reason = msg.reason;
-  if (should_stop() || !s.wanted) return;  // stopping, or it was stopped on purpose
+  if (should_stop() || !s.wanted)
+    return;  // stopping, or it was stopped on purpose
   bool failed =
       (msg.reason && msg.reason != caf::exit_reason::normal) || !service_operational(*s.service);
   if (!failed) {
@@ -387,14 +413,17 @@ task<void> SupervisorStrategy::supervise() {
     std::vector<std::shared_ptr<Service>> to_start;
     std::vector<std::shared_ptr<Service>> to_restart;
     for (auto& s : st.slots) {
-      if (s.forfeited) continue;
+      if (s.forfeited)
+        continue;
       if (s.crashed)
         to_restart.push_back(s.service);
       else if (!s.wanted)
         to_start.push_back(s.service);
     }
-    if (!to_start.empty()) co_await start_services(std::move(to_start));
-    if (!to_restart.empty() && !should_stop()) co_await restart_services(std::move(to_restart));
+    if (!to_start.empty())
+      co_await start_services(std::move(to_start));
+    if (!to_restart.empty() && !should_stop())
+      co_await restart_services(std::move(to_restart));
   }
 }
 
@@ -416,7 +445,8 @@ task<void> SupervisorStrategy::on_stop() {
   // Reverse order, one at a time, each within stop_timeout.
   auto& slots = state_->slots;
   for (std::size_t i = slots.size(); i-- > 0;) {
-    if (i >= slots.size() || !slots[i].actor) continue;
+    if (i >= slots.size() || !slots[i].actor)
+      continue;
     co_await stop_services(only(slots[i].service));
   }
 }
@@ -454,7 +484,8 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
   auto& self = own_actor(sup);
   s.crashed = false;
   s.wanted = true;
-  if (s.actor) return restart ? restart_message() : start_message();
+  if (s.actor)
+    return restart ? restart_message() : start_message();
   // No actor: never spawned, or its actor is gone, which makes the object ours to
   // inspect (its actor ran on_exit before the down message was sent).
   auto& svc = *s.service;
@@ -487,14 +518,16 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
 
 task<void> SupervisorStrategy::start_services(std::vector<std::shared_ptr<Service>> services) {
   for (auto& svc : services) {
-    if (should_stop()) break;
+    if (should_stop())
+      break;
     co_await start_service(std::move(svc));
   }
 }
 
 task<void> SupervisorStrategy::start_service(std::shared_ptr<Service> service) {
   auto* s = state_->find(*service);
-  if (s == nullptr || should_stop()) co_return;
+  if (s == nullptr || should_stop())
+    co_return;
   s->forfeited = false;
   const auto& msg = relaunch(*this, *s, false);
   auto hdl = s->actor;
@@ -520,14 +553,16 @@ task<void> SupervisorStrategy::restart_services(std::vector<std::shared_ptr<Serv
   // Independent restarts: all at once, so one slow start does not hold up the others.
   std::vector<Waitable> restarts;
   restarts.reserve(services.size());
-  for (auto& svc : services) restarts.emplace_back(restart_service(std::move(svc)));
+  for (auto& svc : services)
+    restarts.emplace_back(restart_service(std::move(svc)));
   co_await wait_many(std::move(restarts));
 }
 
 task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service) {
   auto& st = *state_;
   auto* s = st.find(*service);
-  if (s == nullptr || should_stop()) co_return;
+  if (s == nullptr || should_stop())
+    co_return;
   auto reason = [&] {
     return s->reason ? detail::error_text(s->reason) : std::string{"None"};
   };
@@ -542,21 +577,26 @@ task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service)
       // Replacing a live service: it stops first, so its restart_count is final.
       co_await stop_services(only(service));
       s = st.find(*service);
-      if (s == nullptr || should_stop()) co_return;
-      if (s->actor) own_actor(*this).demonitor(s->actor);
+      if (s == nullptr || should_stop())
+        co_return;
+      if (s->actor)
+        own_actor(*this).demonitor(s->actor);
       s->actor = nullptr;  // dropped: the stopped actor goes away
     }
     auto index = *index_of(*service);
     auto fresh = co_await replacement(service, index);
     // The supervisor may have stopped, or the slot changed, while the replacement ran.
     s = st.find(*service);
-    if (s == nullptr || should_stop()) co_return;
+    if (s == nullptr || should_stop())
+      co_return;
     if (!fresh)
       throw std::logic_error("mode: " + label() + ": replacement(" + service->label() + ", " +
                              std::to_string(index) + ") returned nullptr");
     fresh->set_restart_count(service->restart_count() + 1);
-    if (contain_) fresh->supervisor = this;
-    if (service->supervisor == this) service->supervisor = nullptr;
+    if (contain_)
+      fresh->supervisor = this;
+    if (service->supervisor == this)
+      service->supervisor = nullptr;
     s->service = std::move(fresh);  // the slot's factory, if any, stays its spec
   }
   const auto& msg = relaunch(*this, *s, true);
@@ -590,18 +630,22 @@ task<void> SupervisorStrategy::stop_services(std::vector<std::shared_ptr<Service
   std::vector<std::shared_ptr<Service>> stopping;
   for (auto& svc : services) {
     auto* s = state_->find(*svc);
-    if (s == nullptr) continue;
+    if (s == nullptr)
+      continue;
     s->wanted = false;
-    if (!s->actor) continue;  // gone already: stopped
+    if (!s->actor)
+      continue;  // gone already: stopped
     dests.push_back(s->actor);
     stopping.push_back(svc);
   }
-  if (dests.empty()) co_return;
+  if (dests.empty())
+    co_return;
   group_request awaiter{self, dests, stop_message(), to_nanoseconds(stop_timeout),
                         "Supervisor.stop_services"};
   co_await awaiter;
   for (std::size_t i = 0; i < dests.size(); ++i) {
-    if (awaiter.answered(i)) continue;
+    if (awaiter.answered(i))
+      continue;
     log().error("Timed out stopping {} after {}: killing it", stopping[i]->label(),
                 to_string(stop_timeout));
     self.send_exit(dests[i], caf::exit_reason::kill);
@@ -611,18 +655,21 @@ task<void> SupervisorStrategy::stop_services(std::vector<std::shared_ptr<Service
 // -- strategies ----------------------------------------------------------------------------------
 
 task<void> OneForAllSupervisor::restart_services(std::vector<std::shared_ptr<Service>> services) {
-  if (services.empty()) co_return;
+  if (services.empty())
+    co_return;
   auto all = this->services();
   co_await stop_services(all);
   for (auto& svc : all) {
-    if (should_stop()) break;
+    if (should_stop())
+      break;
     co_await restart_service(svc);
   }
 }
 
 task<void> ForfeitOneForOneSupervisor::restart_services(
     std::vector<std::shared_ptr<Service>> services) {
-  if (services.empty()) co_return;
+  if (services.empty())
+    co_return;
   log().log(spdlog::level::critical, "Giving up on crashed services: {}", join_labels(services));
   forfeit(services);
   co_await stop_services(std::move(services));
@@ -630,7 +677,8 @@ task<void> ForfeitOneForOneSupervisor::restart_services(
 
 task<void> ForfeitOneForAllSupervisor::restart_services(
     std::vector<std::shared_ptr<Service>> services) {
-  if (services.empty()) co_return;
+  if (services.empty())
+    co_return;
   log().log(spdlog::level::critical, "Giving up on all services in group because {} crashed",
             join_labels(services));
   auto all = this->services();

@@ -89,7 +89,8 @@ caf::behavior raw_supervisor(caf::stateful_actor<raw_state>* self, int children,
     self->monitor(child);
     self->send(child, go_atom::value);
   };
-  for (int i = 0; i < children; ++i) respawn();
+  for (int i = 0; i < children; ++i)
+    respawn();
   self->set_down_handler([self, respawn](caf::down_msg&) {
     self->state.cycles->fetch_add(1, std::memory_order_relaxed);
     if (self->state.running->load(std::memory_order_relaxed))
@@ -148,7 +149,8 @@ double one_for_one(int children) {
   mode::SupervisorOptions opts;
   opts.max_restarts = std::nullopt;
   auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
-  for (int i = 0; i < children; ++i) sup->add(std::make_shared<Crasher>(&starts));
+  for (int i = 0; i < children; ++i)
+    sup->add(std::make_shared<Crasher>(&starts));
   mode::ServiceHandle h{sys, sup};
   h.start();
   auto rate = rate_of(starts);
@@ -170,7 +172,8 @@ group_rates one_for_all(int children) {
   opts.max_restarts = std::nullopt;
   auto sup = std::make_shared<mode::OneForAllSupervisor>(opts);
   sup->add(std::make_shared<Steady>(&first_starts));
-  for (int i = 1; i < children - 1; ++i) sup->add(std::make_shared<Steady>(&all_starts));
+  for (int i = 1; i < children - 1; ++i)
+    sup->add(std::make_shared<Steady>(&all_starts));
   sup->add(std::make_shared<Crasher>(&all_starts));
   mode::ServiceHandle h{sys, sup};
   h.start();
@@ -189,7 +192,8 @@ group_rates one_for_all(int children) {
 }
 
 double median(std::vector<double> xs) {
-  if (xs.empty()) return 0.0;
+  if (xs.empty())
+    return 0.0;
   std::sort(xs.begin(), xs.end());
   auto n = xs.size();
   return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
@@ -246,7 +250,8 @@ bool parse_args(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!parse_args(argc, argv)) return 2;
+  if (!parse_args(argc, argv))
+    return 2;
   // The crash and restart lines would dominate the run: silence them.
   mode::get_logger("mode.services")->set_level(spdlog::level::off);
   mode::get_logger("mode.supervisors")->set_level(spdlog::level::off);
@@ -261,16 +266,21 @@ int main(int argc, char** argv) {
   for (int k : {1, 100}) {
     bool ours_wanted = wanted("one_for_one", k);
     bool raw_wanted = !skip_floor && (ours_wanted || wanted("raw_caf", k));
-    if (!ours_wanted && !raw_wanted) continue;
+    if (!ours_wanted && !raw_wanted)
+      continue;
     std::vector<double> raws;
     std::vector<double> ours;
     std::vector<double> ratios;
     for (int r = 0; r < rounds_arg; ++r) {
-      if (raw_wanted) raws.push_back(raw_floor(k));
-      if (ours_wanted) ours.push_back(one_for_one(k));
-      if (raw_wanted && ours_wanted) ratios.push_back(ours.back() / raws.back());
+      if (raw_wanted)
+        raws.push_back(raw_floor(k));
+      if (ours_wanted)
+        ours.push_back(one_for_one(k));
+      if (raw_wanted && ours_wanted)
+        ratios.push_back(ours.back() / raws.back());
     }
-    if (raw_wanted) print_raw(k, median(raws));
+    if (raw_wanted)
+      print_raw(k, median(raws));
     if (ours_wanted) {
       std::printf(
           "{\"bench\":\"restart\",\"strategy\":\"one_for_one\",\"children\":%d,"
@@ -288,15 +298,18 @@ int main(int argc, char** argv) {
     std::vector<double> restarts;
     std::vector<double> ratios;
     for (int r = 0; r < rounds_arg; ++r) {
-      if (raw10_wanted) raws.push_back(raw_floor(10));
+      if (raw10_wanted)
+        raws.push_back(raw_floor(10));
       if (all_wanted) {
         auto all = one_for_all(10);
         groups.push_back(all.groups_per_s);
         restarts.push_back(all.restarts_per_s);
       }
-      if (raw10_wanted && all_wanted) ratios.push_back(restarts.back() / raws.back());
+      if (raw10_wanted && all_wanted)
+        ratios.push_back(restarts.back() / raws.back());
     }
-    if (raw10_wanted) print_raw(10, median(raws));
+    if (raw10_wanted)
+      print_raw(10, median(raws));
     if (all_wanted)
       std::printf(
           "{\"bench\":\"restart\",\"strategy\":\"one_for_all\",\"children\":10,"

@@ -74,7 +74,8 @@ class StatService : public mode::Service {
 
  protected:
   void note(const char* what) {
-    if (rec_) rec_->add(name_ + "." + what);
+    if (rec_)
+      rec_->add(name_ + "." + what);
   }
   std::string name_;
   std::shared_ptr<recorder> rec_;
@@ -306,7 +307,8 @@ class Periodic : public StatService {
   task<void> run() {
     co_await sleep(period_);
     if (!should_stop() && crashes != 0) {
-      if (crashes > 0) --crashes;
+      if (crashes > 0)
+        --crashes;
       throw std::runtime_error("boom");
     }
   }
@@ -492,7 +494,8 @@ class Counted : public mode::Service {
   ~Counted() override { --live_instances; }
   task<void> on_started() override {
     ++*starts_;
-    if (crashes_left_->fetch_sub(1) > 0) crash("boom");
+    if (crashes_left_->fetch_sub(1) > 0)
+      crash("boom");
     co_return;
   }
 
@@ -565,7 +568,8 @@ class FailingStart : public StatService {
   task<void> on_start() override {
     co_await StatService::on_start();
     if (failures_ != 0) {
-      if (failures_ > 0) --failures_;
+      if (failures_ > 0)
+        --failures_;
       throw std::runtime_error("cannot start");
     }
   }
@@ -761,7 +765,8 @@ class SlowStart : public StatService {
   SlowStart() : StatService("Slow") {}
   task<void> on_start() override {
     co_await StatService::on_start();
-    if (started_count > 1) co_await sleep(10s);
+    if (started_count > 1)
+      co_await sleep(10s);
   }
 };
 
@@ -835,7 +840,8 @@ TEST_CASE("10,000 restarts: no leak, every instance freed" * doctest::timeout(12
     sup->add(std::make_shared<Counted>(crashes, starts));
     mode::ServiceHandle h{fx.sys, sup};
     h.start();
-    for (int i = 0; i < 60'000 && *crashes > -2; ++i) std::this_thread::sleep_for(1ms);
+    for (int i = 0; i < 60'000 && *crashes > -2; ++i)
+      std::this_thread::sleep_for(1ms);
     CHECK(*starts == 10'002);
     CHECK(sup->state() == ServiceState::running);  // read after the storm calmed down
     h.stop();
