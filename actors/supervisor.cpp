@@ -28,6 +28,9 @@ struct slot {
   /// The current actor (strong: keeps a stopped service alive for its next start).
   /// Empty before the first start and once a down message said the actor is gone.
   caf::actor actor;
+  /// The supervisor actor that monitors `actor`: a supervisor restarted on a fresh
+  /// actor of its own must monitor again what it still holds.
+  caf::actor_addr monitored_by;
   /// Why the last actor went down (the crash chain).
   caf::error reason;
   /// The supervisor started it and did not stop it since.
@@ -232,7 +235,7 @@ void SupervisorStrategy::add(std::shared_ptr<Service> service) {
                                   "): it already has a supervisor");
     service->supervisor = this;
   }
-  state_->slots.push_back(slot{std::move(service), {}, {}, {}, false, false, false});
+  state_->slots.push_back(slot{std::move(service), {}, {}, {}, {}, false, false, false});
   if (started() && !should_stop())
     wakeup();
 }
@@ -290,7 +293,7 @@ void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> serv
     s.service->supervisor = nullptr;
   if (contain_)
     service->supervisor = this;
-  s = slot{std::move(service), {}, {}, {}, false, false, false};
+  s = slot{std::move(service), {}, {}, {}, {}, false, false, false};
   if (started() && !should_stop())
     wakeup();
 }
@@ -484,8 +487,13 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
   auto& self = own_actor(sup);
   s.crashed = false;
   s.wanted = true;
-  if (s.actor)
+  if (s.actor) {
+    if (s.monitored_by != self.address()) {
+      self.monitor(s.actor);
+      s.monitored_by = self.address();
+    }
     return restart ? restart_message() : start_message();
+  }
   // No actor: never spawned, or its actor is gone, which makes the object ours to
   // inspect (its actor ran on_exit before the down message was sent).
   auto& svc = *s.service;
@@ -511,6 +519,7 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
   s.actor =
       service_actor::spawn(self.home_system(), s.service, sup.depth() + 1, sup.weak_from_this());
   self.monitor(s.actor);
+  s.monitored_by = self.address();
   return *msg;
 }
 

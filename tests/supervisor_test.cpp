@@ -439,6 +439,34 @@ TEST_CASE("MaxRestartsExceeded escalates: supervisor of supervisor, then the par
             "std::runtime_error: boom");
 }
 
+TEST_CASE("a supervisor restarted on a fresh actor supervises what it holds again" *
+          doctest::timeout(30)) {
+  // inner gives up at the first crash; outer restarts it (on a new actor). q was only
+  // stopped, so it is started again where it is: the new actor must monitor it anew.
+  virtual_time_fixture fx;
+  mode::SupervisorOptions inner_opts;
+  inner_opts.max_restarts = 0;
+  auto inner = std::make_shared<mode::OneForOneSupervisor>(inner_opts);
+  auto q = std::make_shared<StatService>("q");
+  auto r = std::make_shared<StatService>("r");
+  inner->add(q, r);
+  auto outer = std::make_shared<mode::OneForOneSupervisor>();
+  outer->add(inner);
+  mode::ServiceHandle h{fx.sys, outer};
+  start(fx, h);
+  crash(fx, *r, "r failed");
+  CHECK(inner->restart_count() == 1);
+  CHECK(q->started_count == 2);
+  CHECK(q->stopped_count == 1);
+  crash(fx, *q, "q failed");
+  CHECK(inner->restart_count() == 2);
+  CHECK(q->started_count == 3);
+  CHECK(r->started_count == 3);
+  CHECK(inner->state() == ServiceState::running);
+  stop(fx, h);
+  CHECK(q->state() == ServiceState::shutdown);
+}
+
 // -- specs: replacement and factory ---------------------------------------------------------------
 
 TEST_CASE("replacement(service, index) builds the new service for the crashed slot" *
