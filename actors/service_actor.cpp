@@ -208,6 +208,9 @@ void service_actor::on_exit() {
     b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
   b.children.clear();
   relay_ = nullptr;
+  // An actor killed outright (exit_reason::kill) never finished its stop: its reference
+  // to itself would keep it alive forever.
+  keep_alive_ = nullptr;
 }
 
 void service_actor::post_wake(std::uint64_t id) {
