@@ -764,25 +764,31 @@ class Hanging : public StatService {
 TEST_CASE("a held service that does not stop in time is killed" * doctest::timeout(30)) {
   virtual_time_fixture fx;
   log_capture logs{"mode.supervisors"};
-  mode::SupervisorOptions opts;
-  opts.stop_timeout = 2s;
-  auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
-  auto hang = std::make_shared<Hanging>();
-  auto z = std::make_shared<StatService>("Z");
-  sup->add(hang, z);
-  mode::ServiceHandle h{fx.sys, sup};
-  start(fx, h);
-  stop(fx, h);
-  CHECK(z->stopped_count == 1);
-  CHECK(sup->state() == ServiceState::stopping);
-  fx.advance(1999ms);
-  CHECK(sup->state() == ServiceState::stopping);
-  fx.advance(1ms);
-  CHECK(sup->state() == ServiceState::shutdown);
-  CHECK(
-      logs.contains("error [^OneForOneSupervisor]: Timed out stopping Hanging after 2s: "
-                    "killing it"));
-  CHECK_FALSE(hang->binding()->get());  // its actor is gone
+  std::weak_ptr<mode::Service> gone;
+  {
+    mode::SupervisorOptions opts;
+    opts.stop_timeout = 2s;
+    auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
+    auto hang = std::make_shared<Hanging>();
+    auto z = std::make_shared<StatService>("Z");
+    sup->add(hang, z);
+    gone = hang;
+    mode::ServiceHandle h{fx.sys, sup};
+    start(fx, h);
+    stop(fx, h);
+    CHECK(z->stopped_count == 1);
+    CHECK(sup->state() == ServiceState::stopping);
+    fx.advance(1999ms);
+    CHECK(sup->state() == ServiceState::stopping);
+    fx.advance(1ms);
+    CHECK(sup->state() == ServiceState::shutdown);
+    CHECK(
+        logs.contains("error [^OneForOneSupervisor]: Timed out stopping Hanging after 2s: "
+                      "killing it"));
+    CHECK_FALSE(hang->binding()->get());  // its actor is gone
+  }
+  fx.run();
+  CHECK(gone.expired());  // the killed actor let go of it (no reference cycle left)
 }
 
 namespace {
