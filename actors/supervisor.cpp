@@ -3,6 +3,7 @@
 #include "mode/supervisors.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -162,6 +163,8 @@ struct SupervisorStrategy::impl {
   std::uint64_t waiter = 0;
   /// A slot crashed, or wakeup() was called, since the loop last looked.
   bool pending = false;
+  /// slots.size(), for label(), which any thread may call (handles, log lines).
+  std::atomic<std::size_t> held{0};
 
   slot* find(const Service& svc) noexcept {
     for (auto& s : slots)
@@ -236,6 +239,7 @@ void SupervisorStrategy::add(std::shared_ptr<Service> service) {
     service->supervisor = this;
   }
   state_->slots.push_back(slot{std::move(service), {}, {}, {}, {}, false, false, false});
+  state_->held.store(state_->slots.size(), std::memory_order_relaxed);
   if (started() && !should_stop())
     wakeup();
 }
@@ -254,10 +258,10 @@ namespace {
 
 // Stops a service the supervisor lets go of; nobody else could: only the supervisor
 // knows its actor.
-void release_actor(slot& s) {
+void release_actor(const Service& sup, slot& s) {
   if (!s.actor)
     return;
-  if (auto* self = detail::running_actor())
+  if (auto* self = detail::running_actor(); self != nullptr && &self->service() == &sup)
     self->demonitor(s.actor);
   if (s.wanted)
     caf::anon_send(s.actor, detail::stop_atom::value);
@@ -274,10 +278,11 @@ void SupervisorStrategy::discard(const std::shared_ptr<Service>& service) {
       std::find_if(slots.begin(), slots.end(), [&](const slot& s) { return s.service == service; });
   if (i == slots.end())
     return;
-  release_actor(*i);
+  release_actor(*this, *i);
   if (service->supervisor == this)
     service->supervisor = nullptr;
   slots.erase(i);
+  state_->held.store(slots.size(), std::memory_order_relaxed);
 }
 
 void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> service) {
@@ -287,8 +292,14 @@ void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> serv
                                         index, slots.size()));
   if (!service)
     throw std::invalid_argument("mode: " + label() + ".insert(nullptr)");
+  if (auto* held = state_->find(*service); held != nullptr && held != &slots[index])
+    throw std::invalid_argument(fmt::format("mode: {}.insert({}, {}): already held at {}", label(),
+                                            index, service->label(), *index_of(*service)));
+  if (contain_ && service->supervisor != nullptr && service->supervisor != this)
+    throw std::invalid_argument(fmt::format("mode: {}.insert({}, {}): it already has a supervisor",
+                                            label(), index, service->label()));
   auto& s = slots[index];
-  release_actor(s);
+  release_actor(*this, s);
   if (s.service->supervisor == this)
     s.service->supervisor = nullptr;
   if (contain_)
@@ -329,7 +340,8 @@ void SupervisorStrategy::forfeit(const std::vector<std::shared_ptr<Service>>& se
 // -- labels ----------------------------------------------------------------------------------
 
 std::string SupervisorStrategy::label() const {
-  return fmt::format("{}: ({}@{:#x})", Service::label(), state_->slots.size(),
+  return fmt::format("{}: ({}@{:#x})", Service::label(),
+                     state_->held.load(std::memory_order_relaxed),
                      reinterpret_cast<std::uintptr_t>(this));
 }
 

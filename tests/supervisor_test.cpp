@@ -285,6 +285,8 @@ TEST_CASE("add, discard, insert" * doctest::timeout(10)) {
   CHECK(c->supervisor == &sup);
   CHECK_THROWS_WITH_AS(sup.insert(5, a), doctest::Contains("insert(5): no such index (holding 2)"),
                        std::out_of_range);
+  CHECK_THROWS_WITH_AS(sup.insert(0, b), doctest::Contains("insert(0, b): already held at 1"),
+                       std::invalid_argument);
   sup.discard(c);
   CHECK(sup.services() == std::vector<std::shared_ptr<mode::Service>>{b});
   CHECK(c->supervisor == nullptr);
