@@ -142,11 +142,15 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// A supervisor holding `services` (mode's `*services`).
   explicit SupervisorStrategy(std::vector<std::shared_ptr<Service>> services,
                               SupervisorOptions options = {});
+  /// If the services it started still run (its stop never ran: its actor was killed),
+  /// asks each of them to exit.
   ~SupervisorStrategy() override;
 
   // -- settings -------------------------------------------------------------------------
 
+  /// mode's max_restarts (SupervisorOptions::max_restarts); +inf when the limit is off.
   [[nodiscard]] double max_restarts() const noexcept override;
+  /// mode's over in seconds (SupervisorOptions::over); 0 when the limit is off.
   [[nodiscard]] double over() const noexcept override;
   /// mode's raises (never empty: MaxRestartsExceeded unless set).
   [[nodiscard]] const RaisesFactory& raises() const noexcept { return raises_; }
@@ -157,6 +161,10 @@ class SupervisorStrategy : public SupervisorStrategyT {
 
   // -- held services --------------------------------------------------------------------
 
+  /// Holds `service` in a new slot (its index is the position) and sets its
+  /// `supervisor` (not in CrashingSupervisor); starts it at once if the supervisor
+  /// runs. Throws std::invalid_argument for nullptr, a service already held, or one
+  /// that another supervisor holds.
   void add(std::shared_ptr<Service> service) override;
   /// Holds every one of `services`, in order (mode's add(*services)).
   template <class... Ss>
@@ -166,9 +174,12 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// Holds a service built by `factory` now and rebuilt by it for every restart
   /// (restart_count carried over). The Erlang-style child spec.
   void add(ServiceFactory factory);
+  /// Stops holding `service`: clears its `supervisor` and, if it runs, stops it (only
+  /// the supervisor knows its actor). Not held: does nothing.
   void discard(const std::shared_ptr<Service>& service) override;
   /// Replaces the service at slot `index` (stopping the old one if it runs). Throws
-  /// std::out_of_range naming the index if there is no such slot.
+  /// std::out_of_range naming the index if there is no such slot, and
+  /// std::invalid_argument as add() does.
   void insert(std::size_t index, std::shared_ptr<Service> service);
   /// The held services, by slot index.
   [[nodiscard]] std::vector<std::shared_ptr<Service>> services() const;
@@ -201,6 +212,8 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// supervisor then runs on its own actor, spawned below that service if it has none).
   /// Throws ServiceCrashed if the supervisor failed to start.
   task<void> run_until_complete();
+  /// mode's wakeup(): look at the services now (restart crashed ones, start those not
+  /// started). Thread-safe: from another thread it is a message to the supervisor.
   void wakeup() override;
 
   // -- labels ----------------------------------------------------------------------------
@@ -224,6 +237,7 @@ class SupervisorStrategy : public SupervisorStrategyT {
   void on_down_message(const caf::down_msg& msg) override;
 
  protected:
+  /// Selects the constructor of CrashingSupervisor.
   struct crashing_tag {};
   /// For CrashingSupervisor: held services keep `supervisor` unset.
   SupervisorStrategy(crashing_tag, std::vector<std::shared_ptr<Service>> services,
@@ -258,6 +272,7 @@ class OneForOneSupervisor : public SupervisorStrategy {
 class OneForAllSupervisor : public SupervisorStrategy {
  public:
   using SupervisorStrategy::SupervisorStrategy;
+  /// The strategy (see the class comment); nothing to do for an empty list.
   task<void> restart_services(std::vector<std::shared_ptr<Service>> services) override;
 };
 
@@ -265,6 +280,7 @@ class OneForAllSupervisor : public SupervisorStrategy {
 class ForfeitOneForOneSupervisor : public SupervisorStrategy {
  public:
   using SupervisorStrategy::SupervisorStrategy;
+  /// The strategy (see the class comment); nothing to do for an empty list.
   task<void> restart_services(std::vector<std::shared_ptr<Service>> services) override;
 };
 
@@ -273,6 +289,7 @@ class ForfeitOneForOneSupervisor : public SupervisorStrategy {
 class ForfeitOneForAllSupervisor : public SupervisorStrategy {
  public:
   using SupervisorStrategy::SupervisorStrategy;
+  /// The strategy (see the class comment); nothing to do for an empty list.
   task<void> restart_services(std::vector<std::shared_ptr<Service>> services) override;
 };
 
