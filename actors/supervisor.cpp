@@ -567,16 +567,13 @@ task<void> SupervisorStrategy::start_service(std::shared_ptr<Service> service) {
 }
 
 task<void> SupervisorStrategy::restart_services(std::vector<std::shared_ptr<Service>> services) {
-  if (services.size() == 1) {
-    co_await restart_service(std::move(services.front()));
-    co_return;
+  // One after another, as mode and Erlang/OTP do. (Restarting them all at once measured
+  // no faster, and cost a future per restart.)
+  for (auto& svc : services) {
+    if (should_stop())
+      break;
+    co_await restart_service(std::move(svc));
   }
-  // Independent restarts: all at once, so one slow start does not hold up the others.
-  std::vector<Waitable> restarts;
-  restarts.reserve(services.size());
-  for (auto& svc : services)
-    restarts.emplace_back(restart_service(std::move(svc)));
-  co_await wait_many(std::move(restarts));
 }
 
 task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service) {

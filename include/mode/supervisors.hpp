@@ -196,8 +196,8 @@ class SupervisorStrategy : public SupervisorStrategyT {
   virtual task<void> start_services(std::vector<std::shared_ptr<Service>> services);
   /// Starts one held service and resumes once it started (mode's start_service).
   task<void> start_service(std::shared_ptr<Service> service);
-  /// The strategy: what to do about these crashed services. Default: restart each
-  /// (several at once, since they are independent), resuming once all started.
+  /// The strategy: what to do about these crashed services. Default: restart each, one
+  /// after another (mode's), resuming once the last one started.
   virtual task<void> restart_services(std::vector<std::shared_ptr<Service>> services);
   /// Stops the services at once and resumes when all stopped; one that does not stop
   /// within stop_timeout has its actor killed (logged).
