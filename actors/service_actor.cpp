@@ -194,6 +194,7 @@ void service_actor::on_exit() {
   // them are ours to destroy, and none of them may resume after this.
   actor_scope scope{this};
   host_.destroy_all();
+  svc_->on_actor_exit();
   for (auto& rp : stopped_waiters_)
     rp.deliver(caf::unit);
   stopped_waiters_.clear();

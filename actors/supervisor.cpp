@@ -377,6 +377,11 @@ void SupervisorStrategy::wake_loop(bool now) {
     host.driver().post_wake(id);
 }
 
+void SupervisorStrategy::on_actor_exit() noexcept {
+  for (auto& s : state_->slots)
+    s.actor = nullptr;
+}
+
 void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
   auto& self = own_actor(*this);
   auto& st = *state_;

@@ -1,10 +1,12 @@
 // demo: the README's demo. A Worker runs a small tree of services from the command
-// line: fetchers with a background task each, a reporter on a 1 s timer, and a
-// minutely crontab. It logs the lifecycle and stops cleanly on Ctrl-C (SIGINT),
+// line: three fetchers with a background task each under a OneForOneSupervisor (one
+// of them crashes every few seconds and is restarted), a reporter on a 1 s timer, and
+// a minutely crontab. It logs the lifecycle and stops cleanly on Ctrl-C (SIGINT),
 // SIGTERM, or after --duration seconds.
 //
 // Run: ./scripts/demo --duration 5      (or: build/examples/demo --help)
 #include <mode/mode.hpp>
+#include <mode/supervisors.hpp>
 #include <mode/worker.hpp>
 
 #include <atomic>
@@ -21,33 +23,39 @@ struct stats {
   std::atomic<long> fetched{0};
 };
 
-/// Fetches a batch every 300 ms in a background task.
+/// Fetches a batch every 300 ms in a background task. A flaky one loses its
+/// connection every tenth batch: the exception crashes it, and its supervisor
+/// restarts it.
 class Fetcher : public mode::Service {
  public:
-  Fetcher(int id, std::shared_ptr<stats> s) : id_(id), stats_(std::move(s)) {
+  Fetcher(int id, bool flaky, std::shared_ptr<stats> s)
+      : id_(id), flaky_(flaky), stats_(std::move(s)) {
     add_task(&Fetcher::fetch, "Fetcher.fetch");
   }
   std::string label() const override { return "Fetcher-" + std::to_string(id_); }
 
  private:
   mode::task<void> fetch() {
+    int batches = 0;
     while (!should_stop()) {
       co_await sleep(300ms);
       stats_->fetched += 10;
+      if (flaky_ && ++batches == 10)
+        throw std::runtime_error("connection reset by peer");
     }
   }
   int id_;
+  bool flaky_;
   std::shared_ptr<stats> stats_;
 };
 
-/// Holds the fetchers as children.
-class Ingest : public mode::Service {
- public:
-  explicit Ingest(std::shared_ptr<stats> s) {
-    for (int i = 1; i <= 3; ++i)
-      add_dependency(std::make_shared<Fetcher>(i, s));
-  }
-};
+/// The fetchers under a OneForOneSupervisor: a crashed fetcher is restarted alone.
+std::shared_ptr<mode::Service> make_ingest(const std::shared_ptr<stats>& s) {
+  auto sup = std::make_shared<mode::OneForOneSupervisor>();
+  for (int i = 1; i <= 3; ++i)
+    sup->add(std::make_shared<Fetcher>(i, i == 2, s));
+  return sup;
+}
 
 /// Reports progress every second (mode's @Service.timer(1.0)), and once a minute.
 class Reporter : public mode::Service {
@@ -130,7 +138,7 @@ int main(int argc, char** argv) {
   if (!take_duration(args, duration))
     return 64;  // EX_USAGE, as the Worker's own option errors
   auto shared = std::make_shared<stats>();
-  mode::Worker worker{{std::make_shared<Ingest>(shared), std::make_shared<Reporter>(shared)},
+  mode::Worker worker{{make_ingest(shared), std::make_shared<Reporter>(shared)},
                       {.log_level = "info"}};
   if (duration)
     worker.add_dependency(std::make_shared<Deadline>(worker, *duration));

@@ -13,6 +13,7 @@
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/signals.hpp"
+#include "mode/supervisors.hpp"
 #include "mode/task.hpp"
 #include "mode/timer.hpp"
 #include "mode/times.hpp"

@@ -445,6 +445,9 @@ class Service : public std::enable_shared_from_this<Service> {
 
   /// A monitored actor went down (supervisors monitor the services they hold).
   virtual void on_down_message(const caf::down_msg&) {}
+  /// This service's actor is exiting: drop every strong reference to other actors the
+  /// service holds (the actor system waits for every actor still referenced).
+  virtual void on_actor_exit() noexcept {}
 
   /// The binding to the actor hosting this service (empty until spawned).
   [[nodiscard]] const std::shared_ptr<detail::service_binding>& binding() const noexcept {

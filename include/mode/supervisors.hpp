@@ -235,6 +235,9 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// Reacts to a held service's actor going down: matched to the slot's current actor
   /// (a stale message is ignored), then the strategy runs.
   void on_down_message(const caf::down_msg& msg) override;
+  /// Lets go of the held services' actors: the supervisor object may outlive its actor
+  /// (a Worker holds it), and the actor system waits for every referenced actor.
+  void on_actor_exit() noexcept override;
 
  protected:
   /// Selects the constructor of CrashingSupervisor.
