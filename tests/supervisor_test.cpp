@@ -887,3 +887,26 @@ TEST_CASE("10,000 restarts: no leak, every instance freed" * doctest::timeout(12
   sup_lg->set_level(old_sup_level);
   CHECK(live_instances == 0);
 }
+
+TEST_CASE("a supervisor object that outlives its actor lets go of the held actors" *
+          doctest::timeout(60)) {
+  // As a Worker does: the supervisor object lives on after its actor and the actor system
+  // are gone; the system's destructor must not wait for the held services' actors.
+  auto held = std::make_shared<mode::Service>();
+  auto sup = std::make_shared<mode::OneForOneSupervisor>();
+  sup->add(held);
+  {
+    system_fixture fx;
+    {
+      mode::ServiceHandle h{fx.sys, sup};
+      h.start();
+      REQUIRE(held->binding()->get());
+      h.stop();
+    }
+    // Dropping the handle lets the supervisor's actor exit, and with it the held actor.
+    for (int i = 0; i < 2000 && held->binding()->get(); ++i)
+      std::this_thread::sleep_for(5ms);
+    CHECK_FALSE(held->binding()->get());
+  }  // ~actor_system returns: nothing is left running
+  CHECK(sup->services().size() == 1);
+}
