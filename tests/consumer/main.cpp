@@ -3,6 +3,9 @@
 // found through find_package(modecpp) alone.
 #if __has_include(<mode/mode.hpp>)
 #include <mode/mode.hpp>
+#else
+#include <mode/service.hpp>
+#include <mode/service_handle.hpp>
 #endif
 
 #include <caf/actor_system.hpp>
@@ -11,8 +14,8 @@
 #include <cstdio>
 
 int main() {
-  // TODO(lead): construct, start and stop a mode::Service here once the umbrella header
-  // exists; until then an actor system checks that CAF comes with the package.
+  // TODO(lead): construct, start and stop a mode::Service here (through the umbrella
+  // header <mode/mode.hpp>); until then an actor system checks that CAF comes along.
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   std::puts("consumer: ok");
