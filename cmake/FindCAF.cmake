@@ -63,8 +63,14 @@ foreach(_comp core ${CAF_FIND_COMPONENTS})
 endforeach()
 list(REMOVE_DUPLICATES _caf_required_vars)
 
+if(CAF_ROOT)
+  set(_caf_reason "searched only CAF_ROOT=${CAF_ROOT} (include/caf/config.hpp, lib/libcaf_*)")
+else()
+  set(_caf_reason "install libcaf-dev (scripts/install-deps.sh) or set CAF_ROOT")
+endif()
 find_package_handle_standard_args(CAF
   REQUIRED_VARS ${_caf_required_vars}
   VERSION_VAR CAF_VERSION
-  HANDLE_COMPONENTS)
+  HANDLE_COMPONENTS
+  REASON_FAILURE_MESSAGE "${_caf_reason}")
 mark_as_advanced(CAF_INCLUDE_DIR)

@@ -26,7 +26,8 @@ cxx=${CXX:-g++}
 # management on; matching them keeps caf/detail/build_config.hpp identical to
 # Debian's, so the TSan build is a drop-in for libcaf-dev.
 cxx_flags="-std=c++11 -fsanitize=thread"
-stamp_text="caf=${caf_version} cxx=$("$cxx" -dumpfullversion) flags=${cxx_flags} build=RelWithDebInfo"
+# recipe: bump when this script changes what it builds, so cached builds are redone.
+stamp_text="recipe=1 caf=${caf_version} cxx=$("$cxx" -dumpfullversion) flags=${cxx_flags} build=RelWithDebInfo"
 stamp=$prefix/.mode-cpp-stamp
 
 log() { echo "build-tsan-caf: $*" >&2; }
@@ -39,9 +40,21 @@ fi
 as_root=()
 if [[ $(id -u) -ne 0 ]]; then as_root=(sudo); fi
 
+# One build at a time per prefix (CI and a developer may share the machine); whoever
+# waited finds the other's stamp.
+"${as_root[@]}" mkdir -p "$(dirname "$prefix")"
+"${as_root[@]}" touch "$prefix.lock"
+"${as_root[@]}" chown "$(id -u):$(id -g)" "$prefix.lock"
+exec 9>"$prefix.lock"
+flock 9
+if [[ -f $stamp && $(cat "$stamp") == "$stamp_text" ]]; then
+  echo "$prefix"
+  exit 0
+fi
+
 start=$SECONDS
 work=$(mktemp -d "${TMPDIR:-/tmp}/mode-caf-tsan.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap '"${as_root[@]}" rm -rf "$work"' EXIT
 
 # -- fetch the upstream source through apt ---------------------------------------
 # A private apt state: deb-src versions of the system's Debian entries, own lists.

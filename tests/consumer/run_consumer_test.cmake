@@ -25,8 +25,12 @@ set(prefix "${WORK_DIR}/prefix")
 set(build "${WORK_DIR}/build")
 file(REMOVE_RECURSE "${WORK_DIR}")
 
+set(config_args)
+if(BUILD_TYPE)
+  set(config_args --config "${BUILD_TYPE}")
+endif()
 step("install into ${prefix}"
-  "${CMAKE_COMMAND}" --install "${MODE_BUILD_DIR}" --prefix "${prefix}" --config "${BUILD_TYPE}")
+  "${CMAKE_COMMAND}" --install "${MODE_BUILD_DIR}" --prefix "${prefix}" ${config_args})
 
 # The installed package must name its dependencies, never bake in where this build found
 # them: a consumer finds CAF (Debian's or a CAF_ROOT of its own) when it configures.
@@ -46,8 +50,10 @@ endforeach()
 set(configure_args
   -S "${CONSUMER_SOURCE_DIR}" -B "${build}"
   "-DCMAKE_PREFIX_PATH=${prefix}"
-  "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
-  "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
+  "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+if(BUILD_TYPE)
+  list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
+endif()
 if(SANITIZER_FLAGS)
   list(APPEND configure_args "-DCMAKE_CXX_FLAGS=${SANITIZER_FLAGS}"
        "-DCMAKE_EXE_LINKER_FLAGS=${SANITIZER_FLAGS}")
@@ -56,6 +62,6 @@ if(CAF_ROOT)
   list(APPEND configure_args "-DCAF_ROOT=${CAF_ROOT}")
 endif()
 step("configure" "${CMAKE_COMMAND}" ${configure_args})
-step("build" "${CMAKE_COMMAND}" --build "${build}" --config "${BUILD_TYPE}")
+step("build" "${CMAKE_COMMAND}" --build "${build}" ${config_args})
 step("run" "${build}/consumer")
 message(STATUS "consumer_package: the program said: ${step_output}")
