@@ -166,7 +166,8 @@ struct summary {
 inline summary summarize(std::vector<double> samples) {
   summary s;
   s.n = samples.size();
-  if (samples.empty()) return s;
+  if (samples.empty())
+    return s;
   std::sort(samples.begin(), samples.end());
   auto mid = samples.size() / 2;
   s.median = samples.size() % 2 == 1 ? samples[mid] : (samples[mid - 1] + samples[mid]) / 2;
@@ -225,7 +226,8 @@ double run_isolated(F&& fn) {
   std::fflush(stdout);
   std::fflush(stderr);
   auto pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("fork() failed: {}", std::strerror(errno)));
+  if (pid < 0)
+    throw std::runtime_error(fmt::format("fork() failed: {}", std::strerror(errno)));
   if (pid == 0) {
     ::close(fds[0]);
     std::string reply;
@@ -248,15 +250,19 @@ double run_isolated(F&& fn) {
   std::string reply;
   std::array<char, 512> buf{};
   for (ssize_t n = 0; (n = ::read(fds[0], buf.data(), buf.size())) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      break;
     reply.append(buf.data(), static_cast<std::size_t>(n));
   }
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (reply.starts_with("ok ")) return std::stod(reply.substr(3));
-  if (reply.starts_with("error ")) throw std::runtime_error(reply.substr(6));
+  if (reply.starts_with("ok "))
+    return std::stod(reply.substr(3));
+  if (reply.starts_with("error "))
+    throw std::runtime_error(reply.substr(6));
   throw std::runtime_error(
       fmt::format("isolated run died without a result (wait status {})", status));
 }
@@ -290,7 +296,8 @@ struct options {
   }
   /// The number of repetitions: --reps if given, else `quick_default` or `default_reps`.
   [[nodiscard]] int repetitions(int default_reps, int quick_default) const {
-    if (reps > 0) return reps;
+    if (reps > 0)
+      return reps;
     return quick ? quick_default : default_reps;
   }
 };
@@ -312,7 +319,8 @@ inline options parse_options(int argc, char** argv) {
     // Accepts both "--name value" and "--name=value".
     if (arg.size() > name.size() && arg[name.size()] == '=')
       return std::string{arg.substr(name.size() + 1)};
-    if (i + 1 >= argc) throw std::invalid_argument(fmt::format("option '{}' needs a value", arg));
+    if (i + 1 >= argc)
+      throw std::invalid_argument(fmt::format("option '{}' needs a value", arg));
     return argv[++i];
   };
   auto is = [](std::string_view arg, std::string_view name) {
@@ -340,10 +348,12 @@ inline options parse_options(int argc, char** argv) {
       opts.help = true;
     } else if (is(arg, "--filter")) {
       opts.filter = value_of(i, arg, "--filter");
-      if (opts.filter.empty()) throw std::invalid_argument("option '--filter' needs a name");
+      if (opts.filter.empty())
+        throw std::invalid_argument("option '--filter' needs a name");
     } else if (is(arg, "--impl")) {
       opts.impl = value_of(i, arg, "--impl");
-      if (opts.impl.empty()) throw std::invalid_argument("option '--impl' needs a name");
+      if (opts.impl.empty())
+        throw std::invalid_argument("option '--impl' needs a name");
     } else if (is(arg, "--reps")) {
       opts.reps = positive_int("--reps", value_of(i, arg, "--reps"));
     } else if (is(arg, "--threads")) {
@@ -394,7 +404,8 @@ inline json_line meta_line(std::string_view program, const options& opts) {
 
 /// Applies the options that concern CAF (--threads) to `cfg`; returns `cfg`.
 inline caf::actor_system_config& configure(caf::actor_system_config& cfg, const options& opts) {
-  if (opts.threads > 0) cfg.set("scheduler.max-threads", opts.threads);
+  if (opts.threads > 0)
+    cfg.set("scheduler.max-threads", opts.threads);
   return cfg;
 }
 

@@ -71,21 +71,25 @@ struct hook_counts {
 class Node : public mode::Service {
  public:
   Node(hook_counts* counts, std::atomic<std::size_t>* begun) : counts_(counts) {
-    if (begun != nullptr) add_task("idle", [this, begun] { return idle(*begun); });
+    if (begun != nullptr)
+      add_task("idle", [this, begun] { return idle(*begun); });
   }
   mode::task<void> on_started() override {
-    if (counts_ != nullptr) counts_->started.fetch_add(1, std::memory_order_relaxed);
+    if (counts_ != nullptr)
+      counts_->started.fetch_add(1, std::memory_order_relaxed);
     co_return;
   }
   mode::task<void> on_shutdown() override {
-    if (counts_ != nullptr) counts_->shutdown.fetch_add(1, std::memory_order_relaxed);
+    if (counts_ != nullptr)
+      counts_->shutdown.fetch_add(1, std::memory_order_relaxed);
     co_return;
   }
 
  private:
   mode::task<void> idle(std::atomic<std::size_t>& begun) {
     begun.fetch_add(1, std::memory_order_relaxed);
-    while (!should_stop()) co_await sleep(3600.0);
+    while (!should_stop())
+      co_await sleep(3600.0);
   }
 
   hook_counts* counts_;
@@ -96,7 +100,8 @@ std::shared_ptr<mode::Service> build_tree(const std::vector<int>& fanout, hook_c
   auto node = std::make_shared<Node>(counts, begun);
   if (!fanout.empty()) {
     auto rest = rest_of(fanout);
-    for (int i = 0; i < fanout.front(); ++i) node->add_dependency(build_tree(rest, counts, begun));
+    for (int i = 0; i < fanout.front(); ++i)
+      node->add_dependency(build_tree(rest, counts, begun));
   }
   return node;
 }
@@ -171,8 +176,10 @@ void raw_spawn_and_start(raw_node_actor* self, std::vector<int> rest, bool order
   self->request(child, caf::infinite, b_start_atom::value).then([self, rest, ordered, count] {
     auto& st = self->state;
     ++st.replies;
-    if (ordered && st.children.size() < count) raw_spawn_and_start(self, rest, ordered, count);
-    if (st.replies == count) st.rp.deliver(caf::unit);
+    if (ordered && st.children.size() < count)
+      raw_spawn_and_start(self, rest, ordered, count);
+    if (st.replies == count)
+      st.rp.deliver(caf::unit);
   });
 }
 
@@ -182,7 +189,8 @@ void raw_stop_child(raw_node_actor* self, std::size_t index, bool ordered) {
   self->request(self->state.children[index], caf::infinite, b_stop_atom::value)
       .then([self, index, ordered] {
         ++self->state.replies;
-        if (ordered && index > 0) raw_stop_child(self, index - 1, ordered);
+        if (ordered && index > 0)
+          raw_stop_child(self, index - 1, ordered);
         raw_finish_stop(self);
       });
 }
@@ -196,7 +204,8 @@ caf::behavior raw_node(raw_node_actor* self, std::vector<int> fanout, bool order
   });
   return {
       [self, fanout, ordered](b_start_atom) -> caf::result<void> {
-        if (fanout.empty()) return caf::unit;
+        if (fanout.empty())
+          return caf::unit;
         auto& st = self->state;
         auto count = static_cast<std::size_t>(fanout.front());
         st.rp = self->make_response_promise();
@@ -205,7 +214,8 @@ caf::behavior raw_node(raw_node_actor* self, std::vector<int> fanout, bool order
         if (ordered) {
           raw_spawn_and_start(self, rest, ordered, count);
         } else {
-          for (std::size_t i = 0; i < count; ++i) raw_spawn_and_start(self, rest, ordered, count);
+          for (std::size_t i = 0; i < count; ++i)
+            raw_spawn_and_start(self, rest, ordered, count);
         }
         return caf::delegated<void>{};
       },
@@ -221,7 +231,8 @@ caf::behavior raw_node(raw_node_actor* self, std::vector<int> fanout, bool order
         if (ordered) {
           raw_stop_child(self, st.children.size() - 1, ordered);
         } else {
-          for (std::size_t i = 0; i < st.children.size(); ++i) raw_stop_child(self, i, ordered);
+          for (std::size_t i = 0; i < st.children.size(); ++i)
+            raw_stop_child(self, i, ordered);
         }
         return caf::delegated<void>{};
       },
@@ -229,7 +240,8 @@ caf::behavior raw_node(raw_node_actor* self, std::vector<int> fanout, bool order
 }
 
 void expect_ok(const caf::error& err, std::string_view what) {
-  if (err) throw std::runtime_error(fmt::format("raw {} failed: {}", what, caf::to_string(err)));
+  if (err)
+    throw std::runtime_error(fmt::format("raw {} failed: {}", what, caf::to_string(err)));
 }
 
 cycle_times raw_cycle(caf::actor_system& sys, const std::vector<int>& fanout, bool ordered) {
@@ -309,19 +321,24 @@ void run_start_stop(caf::actor_system& sys, const tree_case& c, int reps,
   };
   std::vector<runner> runners;
   auto add = [&](std::string name, std::function<cycle_times()> cycle) {
-    if (opts.wants_impl(name)) runners.push_back({impl_samples{std::move(name)}, std::move(cycle)});
+    if (opts.wants_impl(name))
+      runners.push_back({impl_samples{std::move(name)}, std::move(cycle)});
   };
   add("mode", [&] { return mode_cycle(sys, c.fanout); });
   add("caf-ordered", [&] { return raw_cycle(sys, c.fanout, true); });
   add("caf-fanout", [&] { return raw_cycle(sys, c.fanout, false); });
   // One untimed cycle each first: the first one pays for one-off allocations.
-  for (auto& r : runners) r.cycle();
+  for (auto& r : runners)
+    r.cycle();
   // Interleaved, so that a change in the machine's load hits all of them alike.
   for (int i = 0; i < reps; ++i)
-    for (auto& r : runners) r.samples.add(r.cycle());
+    for (auto& r : runners)
+      r.samples.add(r.cycle());
   auto services = tree_size(c.fanout);
-  for (auto& r : runners) print_impl(c, r.samples, services);
-  if (runners.size() < 2 || runners.front().samples.impl != "mode") return;
+  for (auto& r : runners)
+    print_impl(c, r.samples, services);
+  if (runners.size() < 2 || runners.front().samples.impl != "mode")
+    return;
   for (std::size_t i = 1; i < runners.size(); ++i)
     print_ratio(c, runners.front().samples, runners[i].samples);
 }
@@ -369,7 +386,8 @@ double raw_bytes_per_actor(std::size_t n, bool with_timer, const bench::options&
   caf::actor_system_config cfg;
   caf::actor_system sys{bench::configure(cfg, opts)};
   auto idle = [with_timer](caf::event_based_actor* self) -> caf::behavior {
-    if (with_timer) self->delayed_anon_send(self, 1h, b_tick_atom::value);
+    if (with_timer)
+      self->delayed_anon_send(self, 1h, b_tick_atom::value);
     return {
         [](b_start_atom) {},
         [](b_tick_atom) {},
@@ -387,14 +405,16 @@ double raw_bytes_per_actor(std::size_t n, bool with_timer, const bench::options&
   auto before = bench::rss_bytes();
   std::vector<caf::actor> actors;
   actors.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) actors.push_back(sys.spawn(idle));
+  for (std::size_t i = 0; i < n; ++i)
+    actors.push_back(sys.spawn(idle));
   caf::error err;
   for (auto& a : actors)
     self->request(a, caf::infinite, b_start_atom::value)
         .receive([] {}, [&](caf::error& e) { err = std::move(e); });
   expect_ok(err, "idle actor request");
   auto after = bench::rss_bytes();
-  for (auto& a : actors) self->send_exit(a, caf::exit_reason::user_shutdown);
+  for (auto& a : actors)
+    self->send_exit(a, caf::exit_reason::user_shutdown);
   return (static_cast<double>(after) - static_cast<double>(before)) / static_cast<double>(n);
 }
 
@@ -431,9 +451,12 @@ void run_memory(const std::string& case_name, std::size_t n, bool with_task, int
   if (with_task)
     add("caf-idle-timer", n, [=, &opts] { return raw_bytes_per_actor(n, true, opts); });
   for (int i = 0; i < reps; ++i)
-    for (auto& r : runners) r.variant.samples.push_back(bench::run_isolated(r.measure));
-  for (auto& r : runners) print_memory(case_name, r.variant);
-  if (runners.size() < 2 || runners.front().variant.impl != "mode") return;
+    for (auto& r : runners)
+      r.variant.samples.push_back(bench::run_isolated(r.measure));
+  for (auto& r : runners)
+    print_memory(case_name, r.variant);
+  if (runners.size() < 2 || runners.front().variant.impl != "mode")
+    return;
   auto ours = bench::summarize(runners.front().variant.samples).median;
   for (std::size_t i = 1; i < runners.size(); ++i) {
     bench::json_line line{"memory_ratio"};
@@ -465,7 +488,8 @@ int run(const bench::options& opts) {
         "caf-idle, caf-idle-timer)",
         opts.impl));
   bool any = opts.wants("memory/with-task") || opts.wants("memory/no-task");
-  for (auto& c : start_stop_cases(opts.quick)) any = any || opts.wants(c.name);
+  for (auto& c : start_stop_cases(opts.quick))
+    any = any || opts.wants(c.name);
   if (!any)
     throw std::invalid_argument(fmt::format(
         "option '--filter': no benchmark name contains '{}' (see --help)", opts.filter));
@@ -480,17 +504,21 @@ int run(const bench::options& opts) {
   // process with no other threads, i.e. no actor system alive yet.
   std::size_t mem_n = opts.quick ? 1000 : 10000;
   int mem_reps = opts.repetitions(3, 1);
-  if (opts.wants("memory/with-task")) run_memory("memory/with-task", mem_n, true, mem_reps, opts);
-  if (opts.wants("memory/no-task")) run_memory("memory/no-task", mem_n, false, mem_reps, opts);
+  if (opts.wants("memory/with-task"))
+    run_memory("memory/with-task", mem_n, true, mem_reps, opts);
+  if (opts.wants("memory/no-task"))
+    run_memory("memory/no-task", mem_n, false, mem_reps, opts);
 
   auto cases = start_stop_cases(opts.quick);
   std::erase_if(cases, [&](const tree_case& c) { return !opts.wants(c.name); });
-  if (cases.empty()) return 0;
+  if (cases.empty())
+    return 0;
   caf::actor_system_config cfg;
   caf::actor_system sys{bench::configure(cfg, opts)};
   bench::json_line{"system"}.add("scheduler_threads", sys.scheduler().num_workers()).print();
   int reps = opts.repetitions(5, 2);
-  for (auto& c : cases) run_start_stop(sys, c, reps, opts);
+  for (auto& c : cases)
+    run_start_stop(sys, c, reps, opts);
   return 0;
 }
 
