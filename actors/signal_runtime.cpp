@@ -289,7 +289,7 @@ std::shared_ptr<Service> signal_current_service() noexcept {
   auto* self = running_actor();
   if (self == nullptr)
     return nullptr;
-  return self->service().shared_from_this();
+  return self->service().weak_from_this().lock();
 }
 
 task<void> signal_await(signal_plan plan) {

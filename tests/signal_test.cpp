@@ -219,6 +219,30 @@ TEST_CASE("signals: services declare signals as members; owner and name give the
   CHECK(rec->events() == std::vector<std::string>{"Shop.placed:Orders:7"});
 }
 
+TEST_CASE("signals: arguments are copied into the send; a T& argument travels by address" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  using text_signal = mode::Signal<std::string, const std::string&, std::vector<int>&>;
+  text_signal sig{"on_text", "Test"};
+  std::vector<int> shared{1, 2, 3};
+  auto l = make_listener("l", rec);
+  sig.connect(l, [rec, &shared](Listener&, const std::string& sender, const std::string& text,
+                                std::vector<int>& v, const text_signal& signal) {
+    rec->add(signal.label() + ":" + sender + ":" + text + ":" + (&v == &shared ? "same" : "copy"));
+  });
+  mode::ServiceHandle h{fx.sys, l};
+  h.start();
+  {
+    // Temporaries that are gone before the receiver runs.
+    sig.send_nowait(std::string(20, 's'), std::string(40, 't'), shared);
+  }
+  CHECK(eventually([&] { return rec->events().size() == 1; }));
+  CHECK(rec->events() == std::vector<std::string>{"Test.on_text:" + std::string(20, 's') + ":" +
+                                                  std::string(40, 't') + ":same"});
+  h.stop();
+}
+
 // -- where receivers run, and awaited sends
 // ---------------------------------------------------------
 
@@ -332,21 +356,26 @@ TEST_CASE("signals: receivers without a service run where the sender runs" * doc
   }
 }
 
+namespace {
+
+task<void> await_catching(task<void> t, std::string* what) {
+  try {
+    co_await std::move(t);
+  } catch (const std::logic_error& e) {
+    *what = e.what();
+  }
+}
+
+}  // namespace
+
 TEST_CASE("signals: co_await send() off a service's actor is a clear error" *
           doctest::timeout(10)) {
   value_signal sig{"on_value", "Test"};
   Source src{"src"};
   sig.connect([](Source*, int) {});
-  auto t = sig.send(&src, 1);
   // Awaited from a bare coroutine that no service runs.
   std::string what;
-  auto outer = [&]() -> task<void> {
-    try {
-      co_await std::move(t);
-    } catch (const std::logic_error& e) {
-      what = e.what();
-    }
-  }();
+  auto outer = await_catching(sig.send(&src, 1), &what);
   auto h = outer.release();
   h.resume();
   CHECK(h.done());

@@ -52,9 +52,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -160,13 +162,18 @@ void group_slot_assign(group_slot_ptr& slot, const std::vector<Service*>& homes)
 /// Group slots of one signal family, kept in the registry's extension slot.
 template <class Key>
 struct signal_group_family {
+  /// The group of the receivers filtered on one sender.
   struct sender_slot {
     group_slot_ptr slot;
+    /// The registry version its members were derived from.
     std::uint64_t version = 0;
   };
+  /// Guards the slots; taken before any service's signal_home.
   std::mutex mtx;
+  /// The group of the unfiltered receivers, and the registry version its members came from.
   group_slot_ptr unfiltered;
   std::optional<std::uint64_t> unfiltered_version;
+  /// One group per sender that has filtered receivers on some service (dropped with the last).
   std::unordered_map<Key, sender_slot> by_sender;
 };
 
@@ -267,6 +274,7 @@ class Signal
   /// The kind shown by to_string() and in errors.
   static constexpr std::string_view kind_name = "Signal";
 
+  /// BaseSignal's constructors: `Signal<X*> s{"name", "Owner"};`, `Signal<X*> s{{.name = ...}};`.
   using Signal::BaseSignal::BaseSignal;
 
   /// The base class.
@@ -385,6 +393,7 @@ class Signal
 
   // -- disconnecting ----------------------------------------------------------------------
 
+  /// BaseSignal's disconnect(id), disconnect(&fun, opts) and disconnect(object, &T::method, opts).
   using base_type::disconnect;
 
   /// Disconnects every receiver that runs on `svc` (its home); returns how many.
