@@ -6,6 +6,7 @@
 #include "mode/cron.hpp"
 #include "mode/logging.hpp"
 #include "service_actor.hpp"
+#include "signal_runtime.hpp"
 
 namespace mode {
 
@@ -48,6 +49,7 @@ task<void> Service::start() {
     throw std::logic_error(label() + " already started");
   started_ = true;
   self.keep_alive(true);
+  detail::signal_service_running(self, true);
   if (!first_start_done_) {
     first_start_done_ = true;
     for (auto& child : on_init_dependencies())
@@ -131,6 +133,8 @@ task<void> Service::stop() {
   shutdown_ = true;
   stopping_ = false;
   log().log(mundane_level, "-Stopped!");
+  // A stopped service leaves its signals' CAF groups: a group holds its members alive.
+  detail::signal_service_running(self, false);
   if (crashed_) {
     self.exit_crashed();
   } else {

@@ -1,5 +1,7 @@
 #include "service_actor.hpp"
 
+#include "signal_runtime.hpp"
+
 #include <typeinfo>
 
 #include "introspection.hpp"
@@ -181,6 +183,12 @@ caf::behavior service_actor::make_behavior() {
         actor_scope scope{this};
         host_.begin(id);
       },
+      [this](run_atom, const actor_job_ptr& job) -> caf::result<void> {
+        actor_scope scope{this};
+        auto rp = make_response_promise();
+        job->run(*this, std::move(rp));
+        return caf::delegated<void>{};
+      },
   };
 }
 
@@ -193,6 +201,7 @@ void service_actor::on_exit() {
   // CAF drops pending response handlers without calling them: the frames waiting on
   // them are ours to destroy, and none of them may resume after this.
   actor_scope scope{this};
+  signal_service_running(*this, false);
   host_.destroy_all();
   svc_->on_actor_exit();
   for (auto& rp : stopped_waiters_)

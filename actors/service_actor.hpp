@@ -29,6 +29,20 @@ using timeout_atom = caf::atom_constant<caf::atom("m_timeout")>;
 using begin_atom = caf::atom_constant<caf::atom("m_begin")>;
 using traces_atom = caf::atom_constant<caf::atom("m_traces")>;
 using relay_atom = caf::atom_constant<caf::atom("m_relay")>;
+using run_atom = caf::atom_constant<caf::atom("m_run")>;
+
+class service_actor;
+
+/// Work handed to a service's actor from elsewhere (signal receivers): `(run_atom, job)`.
+/// run() is called on that actor inside its message handler; it answers `rp` when the work is
+/// done (a request waits for that; an anonymous message needs no answer).
+class actor_job {
+ public:
+  virtual ~actor_job() = default;
+  virtual void run(service_actor& self, caf::response_promise rp) = 0;
+};
+
+using actor_job_ptr = std::shared_ptr<actor_job>;
 
 /// The error category of mode's exit reasons.
 constexpr caf::atom_value error_category = caf::atom("mode");
@@ -49,6 +63,8 @@ std::exception_ptr to_exception(const caf::error& err);
 
 // -- binding of a Service to its actor ----------------------------------------------------
 
+struct signal_home;  // actors/signal_runtime.hpp
+
 /// What a Service knows of the actor hosting it. The actor and its handles may read
 /// it from different threads, hence the mutex.
 struct service_binding {
@@ -59,6 +75,8 @@ struct service_binding {
   class service_actor* self = nullptr;
   /// Strong references to the children's actors (touched only on this actor).
   std::unordered_map<const Service*, caf::actor> children;
+  /// The signal layer's per-service state (its CAF group memberships); created on first use.
+  std::shared_ptr<signal_home> signals;
 
   caf::actor get() const {
     std::lock_guard<std::mutex> guard{mtx};
@@ -140,3 +158,5 @@ class request_awaiter : public wait_awaiter {
 };
 
 }  // namespace mode::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mode::detail::actor_job_ptr)

@@ -672,6 +672,10 @@ class BaseSignal : public detail::signal_tag {
   /// The filter key of a sender (a reference to it for value senders: no copy per send).
   static decltype(auto) key_of(sender_param sender) { return traits::key_of_param(sender); }
 
+  /// How `sender` is stored (a copy of a value or shared_ptr sender, the address of a reference
+  /// sender): what an async send keeps until its receivers ran.
+  static sender_value value_of(sender_param sender) { return traits::value_of(sender); }
+
  private:
   [[noreturn]] void throw_invalid(std::string_view what) const {
     throw std::invalid_argument(fmt::format("{} '{}': {}", Derived::kind_name, label(), what));

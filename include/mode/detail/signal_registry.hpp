@@ -211,6 +211,7 @@ class signal_registry {
     }
     bucket.push_back(ptr);
     index_.emplace(id.value, std::move(ptr));
+    bump_locked();
     return id;
   }
 
@@ -260,6 +261,7 @@ class signal_registry {
     index_.clear();
     unfiltered_.clear();
     filtered_.clear();
+    bump_locked();
     return n;
   }
 
@@ -314,6 +316,23 @@ class signal_registry {
     return filtered_.size();
   }
 
+  /// Grows with every change of the receiver set (connect, disconnect, pruning, clear), so a
+  /// layer that derives state from a snapshot (the async Signal's group memberships) can tell
+  /// when to derive it again. Read it before taking the snapshot it goes with.
+  std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
+
+  // -- extension --------------------------------------------------------------------------
+
+  /// State another layer attaches to this signal family (the async Signal keeps its CAF group
+  /// slots here): made by `make()` (returning a std::shared_ptr<T>) on the first call, the same
+  /// object afterwards, destroyed with the registry. Every call must name the same T.
+  template <class T, class Make>
+  std::shared_ptr<T> extension(Make&& make) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!extension_) extension_ = std::forward<Make>(make)();
+    return std::static_pointer_cast<T>(extension_);
+  }
+
  private:
   using bucket_type = std::vector<entry_ptr>;
 
@@ -329,6 +348,7 @@ class signal_registry {
       ++n;
       return true;
     });
+    if (n > 0) bump_locked();
     return n;
   }
 
@@ -359,6 +379,11 @@ class signal_registry {
     }
   }
 
+  void bump_locked() noexcept { version_.fetch_add(1, std::memory_order_acq_rel); }
+
+  // Declared first, so destroyed last: after the receivers are gone.
+  std::shared_ptr<void> extension_;
+  std::atomic<std::uint64_t> version_{0};
   std::mutex mtx_;
   bucket_type unfiltered_;
   std::unordered_map<Key, bucket_type> filtered_;

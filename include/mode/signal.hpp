@@ -1,0 +1,673 @@
+// mode::Signal: mode's async signal (mode/signals.py Signal) on CAF actors.
+//
+// Problem: a service wants to tell other services that something happened and, like mode's
+// `await signal.send()`, often wants to go on only once they all reacted; each receiver must run
+// where its state lives (its service's actor), and no receiver may hold up or break the others.
+//
+// A Signal is declared like a SyncSignal (see signals.hpp for senders, arguments, filters, weak
+// receivers, identity and the receiver registry it shares with SyncSignal):
+//
+//   class Orders : public mode::Service {
+//    public:
+//     mode::Signal<Orders*, int> on_order{{.name = "on_order", .owner = "Orders",
+//                                          .default_sender = this}};   // label Orders.on_order
+//   };
+//
+// Receivers are callables `R(sender, args...[, const Signal&])` where R is void or
+// mode::task<void> (a coroutine receiver); anything else does not compile.
+//
+// Where a receiver runs (its "home"), decided at connect time:
+//   1. bound to a Service (connect(svc_ptr, &S::method), connect(weak_svc, ...), or a raw pointer
+//      to a service already owned by a std::shared_ptr): on that service's actor;
+//   2. else, connected from a service's actor (e.g. in its on_start): on that service's actor;
+//   3. else (no service): where the sender runs -- inline in `co_await send()`, as a message to
+//      the sender's own actor for send_nowait() from a service, inline for send_nowait() from a
+//      plain thread.
+// A service hears signals only while it runs (started, not stopping or stopped), as its tasks
+// run only then; a send reaching a service that does not run skips its receivers and counts them
+// as done. A receiver whose service object has gone is skipped; a weak one is pruned.
+//
+// Sending:
+//   co_await sig.send(sender, args...);   // on a service's actor: resumes once every receiver
+//                                         // connected at the call ran (mode's await semantics)
+//   sig.send_nowait(sender, args...);     // from anywhere; returns at once
+// Receivers of different services run in parallel, each service's in connect order. Arguments
+// are copied into the send (a `T&` argument travels as a reference: keep its object alive until
+// the receivers ran), so a fire-and-forget send never dangles.
+//
+// A receiver that throws is logged on "mode.signals" at error level with the signal's label
+// ("Signal 'Orders.on_order': receiver #3 raised std::runtime_error: ..."); the other receivers
+// still run, the send still completes, and the receiver's service does NOT crash (a signal is
+// a notification, its failure is the receiver's). mode::CancelledError is not caught: it ends
+// the receivers of a service that stops.
+#pragma once
+
+#include "mode/service.hpp"
+#include "mode/signals.hpp"
+#include "mode/task.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace caf {
+class actor_system;
+}  // namespace caf
+
+namespace mode {
+
+// -- transport ----------------------------------------------------------------------------
+
+/// How send_nowait() carries a send to the services that receive it. Both deliver to exactly the
+/// receivers connected at send time, with the same rules; they differ in cost (see
+/// docs/signals.md for measurements). `co_await send()` always uses `direct`: it needs one
+/// acknowledgement per receiving service, which CAF groups cannot give.
+enum class signal_transport : std::uint8_t {
+  /// One message per receiving service, addressed from the receiver registry. The default.
+  direct,
+  /// One CAF group broadcast per send: a group per signal for unfiltered receivers and one per
+  /// (signal, sender) for filtered ones; a service is a member while it runs and has receivers.
+  groups,
+};
+
+/// Counts of the CAF group names behind signal_transport::groups in one actor system. CAF never
+/// frees a local group, so names come from a pool: a signal returns its names when it goes.
+struct signal_group_stats {
+  /// Names (so CAF groups) ever made in the system; bounded by the most in use at once.
+  std::size_t created = 0;
+  /// Names held by live signals now.
+  std::size_t in_use = 0;
+};
+
+/// The group-name pool of `sys`.
+signal_group_stats signal_group_pool_stats(caf::actor_system& sys);
+
+namespace detail {
+
+// -- runtime (actors/signal_runtime.cpp) --------------------------------------------------
+
+/// The receivers of one send that run in one place, in connect order: on one service's actor
+/// (`home`), or where the sender runs (`home` null).
+class signal_batch {
+ public:
+  virtual ~signal_batch() = default;
+
+  /// Calls every receiver now (only when none is a coroutine); exceptions are logged.
+  virtual void run_sync() = 0;
+
+  /// Runs every receiver in order, awaiting coroutine receivers; exceptions other than
+  /// CancelledError are logged.
+  virtual task<void> run() = 0;
+
+  /// The signal's label.
+  virtual std::string label() const = 0;
+
+  /// The service whose actor runs these receivers; null: where the sender runs.
+  std::shared_ptr<Service> home;
+
+  /// Some receiver is a coroutine.
+  bool has_async = false;
+
+  /// Some receiver hears every sender / only this send's sender (group transport).
+  bool has_unfiltered = false;
+  bool has_filtered = false;
+
+  /// Set by the first group broadcast that runs the batch (a service in two groups of one send
+  /// gets two messages).
+  std::atomic<bool> claimed{false};
+};
+
+using signal_batch_ptr = std::shared_ptr<signal_batch>;
+
+/// One send: its batches, in connect order of each batch's first receiver.
+using signal_plan = std::vector<signal_batch_ptr>;
+
+/// One CAF group of a signal family (defined in actors/signal_runtime.hpp).
+struct group_slot;
+
+using group_slot_ptr = std::shared_ptr<group_slot>;
+
+/// The service whose actor runs the calling code, or null.
+std::shared_ptr<Service> signal_current_service() noexcept;
+
+/// Runs `plan` and resumes when every batch ran (on a service's actor only).
+task<void> signal_await(signal_plan plan);
+
+/// Starts `plan` without waiting (signal_transport::direct).
+void signal_post(signal_plan plan);
+
+/// Starts `plan` by broadcasting it to `targets` (signal_transport::groups); the batches without
+/// a service go as with signal_post().
+void signal_post_groups(signal_plan plan, const std::vector<group_slot_ptr>& targets);
+
+/// Makes `slot` the group of exactly `homes` (creating it, with a name from the pool, if
+/// needed); releases it when `homes` is empty.
+void group_slot_assign(group_slot_ptr& slot, const std::vector<Service*>& homes);
+
+/// Group slots of one signal family, kept in the registry's extension slot.
+template <class Key>
+struct signal_group_family {
+  /// The group of the receivers filtered on one sender.
+  struct sender_slot {
+    group_slot_ptr slot;
+    /// The registry version its members were derived from.
+    std::uint64_t version = 0;
+  };
+  /// Guards the slots; taken before any service's signal_home.
+  std::mutex mtx;
+  /// The group of the unfiltered receivers, and the registry version its members came from.
+  group_slot_ptr unfiltered;
+  std::optional<std::uint64_t> unfiltered_version;
+  /// One group per sender that has filtered receivers on some service (dropped with the last).
+  std::unordered_map<Key, sender_slot> by_sender;
+};
+
+// -- arguments ----------------------------------------------------------------------------
+
+/// A `T&` argument kept by an async send: the address (the object must outlive the receivers).
+template <class T>
+struct stored_ref {
+  T* ptr;
+};
+
+template <class A>
+inline constexpr bool is_mutable_ref =
+    std::is_lvalue_reference_v<A> && !std::is_const_v<std::remove_reference_t<A>>;
+
+/// How an async send keeps an argument declared `A`: a copy, or the address of a `T&`.
+template <class A>
+using stored_t = std::conditional_t<is_mutable_ref<A>, stored_ref<std::remove_reference_t<A>>,
+                                    std::remove_cvref_t<A>>;
+
+template <class A>
+stored_t<A> store_arg(param_t<A> x) {
+  if constexpr (is_mutable_ref<A>)
+    return stored_t<A>{std::addressof(x)};
+  else
+    return stored_t<A>(x);
+}
+
+template <class T>
+T& unstore_arg(const stored_ref<T>& x) noexcept {
+  return *x.ptr;
+}
+
+template <class T>
+const T& unstore_arg(const T& x) noexcept {
+  return x;
+}
+
+/// An argument type an async send can keep: a `T&`, or a copyable value.
+template <class A>
+concept storable_arg = is_mutable_ref<A> || std::copy_constructible<std::remove_cvref_t<A>>;
+
+// -- receivers ----------------------------------------------------------------------------
+
+/// The type-erased receiver of a Signal: a plain function or a coroutine returning task<void>.
+template <class Sig, class SenderParam, class... Ps>
+class async_receiver {
+ public:
+  /// Wraps `f`, a callable `R(SenderParam, Ps..., const Sig&)` with R void or task<void>.
+  template <class F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, async_receiver>)
+      async_receiver(F&& f) {  // NOLINT(google-explicit-constructor): built by BaseSignal::connect
+    using result = std::invoke_result_t<std::decay_t<F>&, SenderParam, Ps..., const Sig&>;
+    static_assert(std::is_void_v<result> || std::is_same_v<result, task<void>>,
+                  "a Signal receiver returns void or mode::task<void>");
+    if constexpr (std::is_void_v<result>)
+      sync_ = std::forward<F>(f);
+    else
+      async_ = std::forward<F>(f);
+  }
+
+  /// True for coroutine receivers.
+  bool is_async() const noexcept { return static_cast<bool>(async_); }
+
+  /// Calls a plain receiver.
+  void call(SenderParam s, Ps... xs, const Sig& sig) const { sync_(s, xs..., sig); }
+
+  /// Calls a coroutine receiver; an invalid task means "nothing to run" (its object has gone).
+  task<void> call_async(SenderParam s, Ps... xs, const Sig& sig) const {
+    return async_(s, xs..., sig);
+  }
+
+ private:
+  std::function<void(SenderParam, Ps..., const Sig&)> sync_;
+  std::function<task<void>(SenderParam, Ps..., const Sig&)> async_;
+};
+
+}  // namespace detail
+
+// -- Signal -------------------------------------------------------------------------------
+
+/// mode's Signal: an asynchronous observer whose receivers run on their services' actors (see
+/// the top of this header). Fields, connect/disconnect, filters, weak receivers, clone and
+/// with_default_sender are BaseSignal's (signals.hpp); `connect_options::owner` is not used: the
+/// home rules above decide where a receiver runs.
+template <class Sender, class... Args>
+class Signal
+    : public BaseSignal<Signal<Sender, Args...>,
+                        detail::async_receiver<Signal<Sender, Args...>,
+                                               typename detail::sender_traits<Sender>::param_type,
+                                               detail::param_t<Args>...>,
+                        Sender, Args...> {
+  static_assert((detail::storable_arg<Args> && ...),
+                "a Signal keeps its arguments until the receivers ran: declare them as copyable "
+                "values, const T&, or T& (kept by address)");
+
+ public:
+  /// The kind shown by to_string() and in errors.
+  static constexpr std::string_view kind_name = "Signal";
+
+  /// BaseSignal's constructors: `Signal<X*> s{"name", "Owner"};`, `Signal<X*> s{{.name = ...}};`.
+  using Signal::BaseSignal::BaseSignal;
+
+  /// The base class.
+  using base_type = typename Signal::BaseSignal;
+
+  /// How receivers and send() take the sender.
+  using sender_param = typename base_type::sender_param;
+
+  /// How a sender is stored.
+  using sender_value = typename base_type::sender_value;
+
+  /// The sender's filter key.
+  using key_type = typename base_type::key_type;
+
+  /// mode: connect(fun, weak=, sender=).
+  using options = typename base_type::options;
+
+  /// mode: clone(**kwargs).
+  using overrides_type = typename base_type::overrides_type;
+
+  /// One connected receiver.
+  using entry_ptr = typename base_type::entry_ptr;
+
+  // -- transport --------------------------------------------------------------------------
+
+  /// How send_nowait() travels. Default: signal_transport::direct. Copied by clone() and
+  /// with_default_sender(); set it before sending from other threads.
+  signal_transport transport() const noexcept { return transport_; }
+
+  /// Sets transport().
+  void set_transport(signal_transport t) noexcept { transport_ = t; }
+
+  // -- cloning ----------------------------------------------------------------------------
+
+  /// mode: clone(). Same fields and transport, no receivers.
+  Signal clone() const { return clone(overrides_type{}); }
+
+  /// mode: clone(**kwargs).
+  Signal clone(const overrides_type& overrides) const {
+    Signal result = base_type::clone(overrides);
+    result.transport_ = transport_;
+    return result;
+  }
+
+  /// mode: with_default_sender(None). A copy sharing the receivers.
+  Signal with_default_sender() const {
+    Signal result = base_type::with_default_sender();
+    result.transport_ = transport_;
+    return result;
+  }
+
+  /// mode: with_default_sender(sender). A copy sending as `sender`, sharing the receivers.
+  Signal with_default_sender(sender_param sender) const {
+    Signal result = base_type::with_default_sender(sender);
+    result.transport_ = transport_;
+    return result;
+  }
+
+  // -- connecting -------------------------------------------------------------------------
+
+  /// mode: connect(fun, weak=False, sender=None). A function, lambda or function object: runs on
+  /// the service connecting it (rule 2), else where the sender runs (rule 3). See
+  /// BaseSignal::connect for identity and errors.
+  template <detail::callable_receiver<Signal, sender_param, detail::param_t<Args>...> F>
+  receiver_id connect(F&& fun, options opts = {}) {
+    opts.owner = home_token(detail::signal_current_service());
+    return base_type::connect(std::forward<F>(fun), opts);
+  }
+
+  /// Member function `method` of `*object` (non-owning). A Service object must already be owned
+  /// by a std::shared_ptr (std::invalid_argument otherwise, e.g. from its constructor: connect in
+  /// on_start instead); it then runs on that service (rule 1).
+  template <class T, detail::method_receiver<Signal, T, sender_param, detail::param_t<Args>...> M>
+  receiver_id connect(T* object, M method, options opts = {}) {
+    auto home = service_of(object);
+    if constexpr (std::is_base_of_v<Service, std::remove_cv_t<T>>)
+      if (object != nullptr && home == nullptr)
+        throw std::invalid_argument(fmt::format(
+            "Signal '{}': connect() got a service that no std::shared_ptr owns yet (a receiver "
+            "connected in its constructor has no actor to run on): connect in on_start, or "
+            "pass the std::shared_ptr",
+            this->label()));
+    opts.owner = home_token(home ? home : detail::signal_current_service());
+    return base_type::connect(object, method, opts);
+  }
+
+  /// Member function `method` of `*object`, strongly or (weak=true) weakly; a Service object
+  /// runs it (rule 1).
+  template <class T, detail::method_receiver<Signal, T, sender_param, detail::param_t<Args>...> M>
+  receiver_id connect(const std::shared_ptr<T>& object, M method, options opts = {}) {
+    opts.owner = bound_token(object);
+    return base_type::connect(object, method, opts);
+  }
+
+  /// Member function `method` of `*object`, always weakly.
+  template <class T, detail::method_receiver<Signal, T, sender_param, detail::param_t<Args>...> M>
+  receiver_id connect(const std::weak_ptr<T>& object, M method, options opts = {}) {
+    opts.owner = bound_token(object.lock());
+    return base_type::connect(object, method, opts);
+  }
+
+  /// A callable bound to `*object`, called as `fun(object, sender, args...[, signal])`; a
+  /// Service object runs it (rule 1): `sig.connect(svc, [](MySvc& self, X* s, int v) {...})`.
+  template <class T, detail::bound_receiver<Signal, T, sender_param, detail::param_t<Args>...> F>
+  receiver_id connect(const std::shared_ptr<T>& object, F&& fun, options opts = {}) {
+    opts.owner = bound_token(object);
+    return base_type::connect(object, std::forward<F>(fun), opts);
+  }
+
+  /// A callable bound to `*object`, always weakly.
+  template <class T, detail::bound_receiver<Signal, T, sender_param, detail::param_t<Args>...> F>
+  receiver_id connect(const std::weak_ptr<T>& object, F&& fun, options opts = {}) {
+    opts.owner = bound_token(object.lock());
+    return base_type::connect(object, std::forward<F>(fun), opts);
+  }
+
+  // -- disconnecting ----------------------------------------------------------------------
+
+  /// BaseSignal's disconnect(id), disconnect(&fun, opts) and disconnect(object, &T::method, opts).
+  using base_type::disconnect;
+
+  /// Disconnects every receiver that runs on `svc` (its home); returns how many.
+  std::size_t disconnect_service(const Service& svc) {
+    auto strong = std::const_pointer_cast<Service>(svc.weak_from_this().lock());
+    if (!strong)
+      return 0;
+    return this->registry().remove_owner(std::weak_ptr<void>{std::shared_ptr<void>{strong}});
+  }
+
+  // -- sending ----------------------------------------------------------------------------
+
+  /// mode: `await send(sender, *args)`. Takes the receivers hearing `sender` now; awaiting the
+  /// task runs them and resumes once all ran (each service's in connect order, services in
+  /// parallel; receivers without a service inline, in order). Await it on a service's actor
+  /// (std::logic_error otherwise: use send_nowait()). A receiver whose service does not run, or
+  /// whose actor has gone, counts as done.
+  task<void> send(sender_param sender, detail::param_t<Args>... args) const {
+    return detail::signal_await(plan(sender, args...));
+  }
+
+  /// mode: `await send(*args)` on a signal with a default sender (std::logic_error without).
+  task<void> send(detail::param_t<Args>... args) const {
+    auto sender = this->sender_for_send();
+    return send(base_type::as_param(sender), args...);
+  }
+
+  /// mode: `await signal(...)`. As send(sender, args...).
+  task<void> operator()(sender_param sender, detail::param_t<Args>... args) const {
+    return send(sender, args...);
+  }
+
+  /// mode: `await signal(...)`. As send(args...).
+  task<void> operator()(detail::param_t<Args>... args) const { return send(args...); }
+
+  /// Fire and forget: starts the receivers hearing `sender` now and returns at once (from any
+  /// thread). Receivers without a service run inline when called from outside any service's
+  /// actor, else on the caller's actor after the current handler.
+  void send_nowait(sender_param sender, detail::param_t<Args>... args) const {
+    if (transport_ == signal_transport::groups)
+      post_groups(sender, args...);
+    else
+      detail::signal_post(plan(sender, args...));
+  }
+
+  /// Fire and forget with the default sender (std::logic_error without one).
+  void send_nowait(detail::param_t<Args>... args) const {
+    auto sender = this->sender_for_send();
+    send_nowait(base_type::as_param(sender), args...);
+  }
+
+ private:
+  using entry = typename base_type::registry_type::entry;
+
+  // What one send keeps until its receivers ran.
+  struct payload {
+    payload(const Signal& sig, sender_param s, detail::param_t<Args>... xs)
+        : signal(sig.base_type::with_default_sender()),
+          sender(base_type::value_of(s)),
+          args(detail::store_arg<Args>(xs)...) {}
+    Signal signal;  // receivers see this copy: same fields, same receivers
+    sender_value sender;
+    std::tuple<detail::stored_t<Args>...> args;
+  };
+
+  class batch final : public detail::signal_batch {
+   public:
+    batch(std::shared_ptr<const payload> load, std::shared_ptr<Service> where)
+        : load_(std::move(load)) {
+      home = std::move(where);
+    }
+
+    void add(const entry_ptr& e) {
+      entries_.push_back(e);
+      has_async = has_async || e->fn.is_async();
+      if (e->sender)
+        has_filtered = true;
+      else
+        has_unfiltered = true;
+    }
+
+    void run_sync() override {
+      for (const auto& e : entries_) {
+        if (!e->alive())
+          continue;
+        try {
+          call(*e);
+        } catch (...) {
+          report(*e, std::current_exception());
+        }
+      }
+    }
+
+    task<void> run() override {
+      for (const auto& e : entries_) {
+        if (!e->alive())
+          continue;
+        std::exception_ptr error;
+        try {
+          if (e->fn.is_async()) {
+            auto t = call_async(*e);
+            if (t.valid())
+              co_await std::move(t);
+          } else {
+            call(*e);
+          }
+        } catch (const CancelledError&) {
+          throw;
+        } catch (...) {
+          error = std::current_exception();
+        }
+        if (error)
+          report(*e, error);
+      }
+    }
+
+    std::string label() const override { return load_->signal.label(); }
+
+   private:
+    void call(const entry& e) const {
+      std::apply(
+          [&](const auto&... xs) {
+            e.fn.call(base_type::as_param(load_->sender), detail::unstore_arg(xs)...,
+                      load_->signal);
+          },
+          load_->args);
+    }
+
+    task<void> call_async(const entry& e) const {
+      return std::apply(
+          [&](const auto&... xs) {
+            return e.fn.call_async(base_type::as_param(load_->sender), detail::unstore_arg(xs)...,
+                                   load_->signal);
+          },
+          load_->args);
+    }
+
+    void report(const entry& e, std::exception_ptr error) const {
+      detail::log_receiver_error(kind_name, load_->signal.label(), e.id, std::move(error));
+    }
+
+    std::shared_ptr<const payload> load_;
+    std::vector<entry_ptr> entries_;
+  };
+
+  using group_family = detail::signal_group_family<key_type>;
+
+  // The receivers hearing `sender` now, grouped by where they run.
+  detail::signal_plan plan(sender_param sender, detail::param_t<Args>... args) const {
+    const key_type& key = base_type::key_of(sender);
+    auto receivers = this->registry().snapshot(&key);
+    detail::signal_plan result;
+    if (receivers.empty())
+      return result;
+    auto load = std::make_shared<const payload>(*this, sender, args...);
+    for (const auto& e : receivers) {
+      std::shared_ptr<Service> home;
+      if (!detail::is_empty_token(e->owner)) {
+        auto token = e->owner.lock();
+        if (token.use_count() == 0)
+          continue;  // its service (or bound object) has gone
+        if (token != nullptr)
+          home = std::shared_ptr<Service>(token, static_cast<Service*>(token.get()));
+      }
+      auto i = std::find_if(result.begin(), result.end(),
+                            [&](const detail::signal_batch_ptr& b) { return b->home == home; });
+      if (i == result.end()) {
+        result.push_back(std::make_shared<batch>(load, std::move(home)));
+        i = std::prev(result.end());
+      }
+      static_cast<batch&>(**i).add(e);
+    }
+    return result;
+  }
+
+  void post_groups(sender_param sender, detail::param_t<Args>... args) const {
+    // Read before the snapshot: a change in between makes the next send reconcile again.
+    auto version = this->registry().version();
+    auto work = plan(sender, args...);
+    if (work.empty())
+      return;
+    std::vector<Service*> unfiltered;
+    std::vector<Service*> filtered;
+    for (const auto& b : work) {
+      if (!b->home)
+        continue;
+      if (b->has_unfiltered)
+        unfiltered.push_back(b->home.get());
+      if (b->has_filtered)
+        filtered.push_back(b->home.get());
+    }
+    auto family = this->registry().template extension<group_family>(
+        [] { return std::make_shared<group_family>(); });
+    std::vector<detail::group_slot_ptr> targets;
+    {
+      std::lock_guard<std::mutex> guard{family->mtx};
+      if (family->unfiltered_version != version) {
+        detail::group_slot_assign(family->unfiltered, unfiltered);
+        family->unfiltered_version = version;
+      }
+      if (family->unfiltered && !unfiltered.empty())
+        targets.push_back(family->unfiltered);
+      const key_type& key = base_type::key_of(sender);
+      if (filtered.empty()) {
+        family->by_sender.erase(key);
+      } else {
+        auto& slot = family->by_sender[key];
+        if (!slot.slot || slot.version != version) {
+          detail::group_slot_assign(slot.slot, filtered);
+          slot.version = version;
+        }
+        if (slot.slot)
+          targets.push_back(slot.slot);
+      }
+    }
+    detail::signal_post_groups(std::move(work), targets);
+  }
+
+  // The owner token of a receiver running on `home` (null: none).
+  static std::weak_ptr<void> home_token(const std::shared_ptr<Service>& home) {
+    if (!home)
+      return {};
+    return std::weak_ptr<void>{std::shared_ptr<void>{home}};
+  }
+
+  // The owner token of a receiver bound to `object`: its service (rule 1), else the connecting
+  // service (rule 2), else none -- kept on the object's control block with a null pointer, so
+  // that BaseSignal does not take the object itself for a service.
+  template <class T>
+  static std::weak_ptr<void> bound_token(const std::shared_ptr<T>& object) {
+    if (!object)
+      return {};  // BaseSignal rejects it
+    auto home = service_of(object.get());
+    if (!home)
+      home = detail::signal_current_service();
+    if (home)
+      return home_token(home);
+    auto mutable_object = std::const_pointer_cast<std::remove_cv_t<T>>(object);
+    return std::weak_ptr<void>{std::shared_ptr<void>{mutable_object, nullptr}};
+  }
+
+  template <class T>
+  static std::shared_ptr<Service> service_of(T* object) {
+    if constexpr (std::is_base_of_v<Service, std::remove_cv_t<T>>) {
+      if (object != nullptr)
+        return std::const_pointer_cast<Service>(
+            std::shared_ptr<const Service>{object->weak_from_this().lock()});
+    }
+    return nullptr;
+  }
+
+  signal_transport transport_ = signal_transport::direct;
+};
+
+// -- concepts (mode's abstract types) -----------------------------------------------------
+
+namespace detail {
+
+template <class S, class Tuple>
+inline constexpr bool async_sendable = false;
+
+template <class S, class... A>
+inline constexpr bool async_sendable<S, std::tuple<A...>> =
+    requires(const S& s, typename S::sender_param sender, param_t<A>... args) {
+  { s.send(sender, args...) } -> std::same_as<task<void>>;
+  { s(sender, args...) } -> std::same_as<task<void>>;
+  { s.send_nowait(sender, args...) } -> std::same_as<void>;
+};
+
+}  // namespace detail
+
+/// mode: SignalT. A signal whose send() is awaited and whose receivers run on their services'
+/// actors.
+template <class S>
+concept SignalT = BaseSignalT<S> && detail::async_sendable<S, typename S::args_tuple>;
+
+}  // namespace mode
