@@ -12,6 +12,7 @@
 #include "mode/restart_limiter.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
+#include "mode/signal.hpp"
 #include "mode/signals.hpp"
 #include "mode/supervisors.hpp"
 #include "mode/task.hpp"

@@ -329,7 +329,8 @@ class signal_registry {
   template <class T, class Make>
   std::shared_ptr<T> extension(Make&& make) {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (!extension_) extension_ = std::forward<Make>(make)();
+    if (!extension_)
+      extension_ = std::forward<Make>(make)();
     return std::static_pointer_cast<T>(extension_);
   }
 
@@ -348,7 +349,8 @@ class signal_registry {
       ++n;
       return true;
     });
-    if (n > 0) bump_locked();
+    if (n > 0)
+      bump_locked();
     return n;
   }
 
