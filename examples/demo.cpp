@@ -1,35 +1,35 @@
 // demo: the README's demo. A Worker runs a small tree of services from the command
 // line: three fetchers with a background task each under a OneForOneSupervisor (one
-// of them crashes every few seconds and is restarted), a reporter on a 1 s timer, and
-// a minutely crontab. It logs the lifecycle and stops cleanly on Ctrl-C (SIGINT),
+// of them crashes every few seconds and is restarted); each batch they fetch goes out
+// on an async Signal that a reporter hears on its own actor and sums up on a 1 s
+// timer; a minutely crontab. It logs the lifecycle and stops cleanly on Ctrl-C (SIGINT),
 // SIGTERM, or after --duration seconds.
 //
 // Run: ./scripts/demo --duration 5      (or: build/examples/demo --help)
 #include <mode/mode.hpp>
+#include <mode/signal.hpp>
 #include <mode/supervisors.hpp>
 #include <mode/worker.hpp>
 
-#include <atomic>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <random>
 
 using namespace std::chrono_literals;
 
 namespace {
 
-/// Counters the services share (they run on different actors, hence atomics).
-struct stats {
-  std::atomic<long> fetched{0};
-};
+/// mode's Signal: a fetcher's label (the sender) and the batch size.
+using BatchSignal = mode::Signal<std::string, int>;
 
 /// Fetches a batch every 300 ms in a background task. A flaky one loses its
 /// connection every tenth batch: the exception crashes it, and its supervisor
 /// restarts it.
 class Fetcher : public mode::Service {
  public:
-  Fetcher(int id, bool flaky, std::shared_ptr<stats> s)
-      : id_(id), flaky_(flaky), stats_(std::move(s)) {
+  Fetcher(int id, bool flaky, std::shared_ptr<BatchSignal> batches)
+      : id_(id), flaky_(flaky), batches_(std::move(batches)) {
     add_task(&Fetcher::fetch, "Fetcher.fetch");
   }
   std::string label() const override { return "Fetcher-" + std::to_string(id_); }
@@ -39,42 +39,54 @@ class Fetcher : public mode::Service {
     int batches = 0;
     while (!should_stop()) {
       co_await sleep(300ms);
-      stats_->fetched += 10;
+      batches_->send_nowait(label(), 10);  // fire and forget
       if (flaky_ && ++batches == 10)
         throw std::runtime_error("connection reset by peer");
     }
   }
   int id_;
   bool flaky_;
-  std::shared_ptr<stats> stats_;
+  std::shared_ptr<BatchSignal> batches_;
 };
 
 /// The fetchers under a OneForOneSupervisor: a crashed fetcher is restarted alone.
-std::shared_ptr<mode::Service> make_ingest(const std::shared_ptr<stats>& s) {
+std::shared_ptr<mode::Service> make_ingest(const std::shared_ptr<BatchSignal>& batches) {
   auto sup = std::make_shared<mode::OneForOneSupervisor>();
   for (int i = 1; i <= 3; ++i)
-    sup->add(std::make_shared<Fetcher>(i, i == 2, s));
+    sup->add(std::make_shared<Fetcher>(i, i == 2, batches));
   return sup;
 }
 
-/// Reports progress every second (mode's @Service.timer(1.0)), and once a minute.
+/// Hears every batch (on its own actor: no locks), reports every second (mode's
+/// @Service.timer(1.0)) and once a minute (a crontab).
 class Reporter : public mode::Service {
  public:
-  explicit Reporter(std::shared_ptr<stats> s) : stats_(std::move(s)) {
+  explicit Reporter(std::shared_ptr<BatchSignal> batches) : batches_(std::move(batches)) {
     timer(1s, &Reporter::report);
     crontab("* * * * *", &Reporter::minutely);
+  }
+  mode::task<void> on_start() override {
+    // Connected from this service's actor, so the receiver runs there.
+    batches_->connect([this](const std::string& fetcher, int items) {
+      fetched_ += items;
+      ++per_fetcher_[fetcher];
+    });
+    co_return;
   }
 
  private:
   mode::task<void> report() {
-    log().info("fetched {} items so far", stats_->fetched.load());
+    log().info("fetched {} items so far ({} batches from Fetcher-2)", fetched_,
+               per_fetcher_["Fetcher-2"]);
     co_return;
   }
   mode::task<void> minutely() {
-    log().info("a new minute: {} items", stats_->fetched.load());
+    log().info("a new minute: {} items", fetched_);
     co_return;
   }
-  std::shared_ptr<stats> stats_;
+  std::shared_ptr<BatchSignal> batches_;
+  long fetched_ = 0;
+  std::map<std::string, int> per_fetcher_;
 };
 
 /// Stops the worker after a while (the demo's --duration).
@@ -137,24 +149,32 @@ int main(int argc, char** argv) {
   std::optional<mode::Seconds> duration;
   if (!take_duration(args, duration))
     return 64;  // EX_USAGE, as the Worker's own option errors
-  auto shared = std::make_shared<stats>();
-  mode::Worker worker{{make_ingest(shared), std::make_shared<Reporter>(shared)},
+  auto batches = std::make_shared<BatchSignal>("batches", "demo");
+  mode::Worker worker{{std::make_shared<Reporter>(batches), make_ingest(batches)},
                       {.log_level = "info"}};
   if (duration)
     worker.add_dependency(std::make_shared<Deadline>(worker, *duration));
   return worker.execute_from_commandline(static_cast<int>(args.size()), args.data());
 }
 
-// Expected output of `demo --duration 2` (timestamps and pid vary):
+// Expected output of `demo --duration 4` (timestamps and pid vary; lines shortened):
 // [...] [INFO] [^Worker]: Starting...
-// [...] [INFO] [^-Ingest]: Starting...
+// [...] [INFO] [^-Deadline]: Starting...
+// [...] [INFO] [^-Reporter]: Starting...
+// [...] [INFO] [^-OneForOneSupervisor]: Starting...
 // [...] [INFO] [^--Fetcher-1]: Starting...
 // [...] [INFO] [^--Fetcher-2]: Starting...
 // [...] [INFO] [^--Fetcher-3]: Starting...
-// [...] [INFO] [^-Reporter]: Starting...
-// [...] [INFO] [^-Deadline]: Starting...
-// [...] [INFO] [^-Reporter]: fetched 90 items so far
+// [...] [INFO] [^-Reporter]: fetched 90 items so far (3 batches from Fetcher-2)
+// [...] [INFO] [^-Reporter]: fetched 180 items so far (6 batches from Fetcher-2)
+// [...] [INFO] [^-Reporter]: fetched 270 items so far (9 batches from Fetcher-2)
+// [...] [ERROR] [^--Fetcher-2]: Crashed reason=std::runtime_error: connection reset by peer
+// [...] [INFO] [^--Fetcher-2]: Stopping...
+// [...] [INFO] [^--Fetcher-2]: -Stopped!
+// [...] [INFO] [^-OneForOneSupervisor]: Restarting dead Fetcher-2! Last crash reason: ...
+// [...] [INFO] [^--Fetcher-2]: Starting...
+// [...] [INFO] [^-Reporter]: fetched 390 items so far (13 batches from Fetcher-2)
 // [...] [INFO] [^-Deadline]: --duration reached: stopping
 // [...] [INFO] [^Worker]: Stopping...
-// ...
+// [...] (the supervisor stops the fetchers in reverse order, then Reporter, Deadline)
 // [...] [INFO] [^Worker]: -Stopped!
