@@ -465,6 +465,15 @@ TEST_CASE("a crash without a supervisor exits 1 with the reason logged" * doctes
   CHECK(contains(child.err(), "FIXTURE stopping Alpha"));
 }
 
+TEST_CASE("a supervisor exceeding max_restarts makes the worker exit 1" * doctest::timeout(120)) {
+  child_process child{{"max-restarts", "--loglevel=info"}};
+  CHECK(child.wait_exit() == 1);
+  CHECK(contains(child.err(), "Restarting dead Crasher!"));
+  CHECK(contains(child.err(), "Max restarts exceeded"));
+  CHECK(contains(child.err(), "MaxRestartsExceeded"));
+  CHECK(contains(child.err(), "FIXTURE stopping Alpha"));
+}
+
 TEST_CASE("a second SIGINT during a hung stop exits 1 at once" * doctest::timeout(120)) {
   child_process child{{"hang-stop"}};
   REQUIRE(child.wait_for("FIXTURE ready"));

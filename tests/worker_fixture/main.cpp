@@ -1,7 +1,7 @@
 // A small program built on mode::Worker that tests/worker_test.cpp runs as a child
 // process. Usage: mode_worker_fixture SCENARIO [worker options...]
 //
-// Scenarios: clean, crash, hang-stop, sleeper, block, oom, log, nodaemon. Services
+// Scenarios: clean, crash, max-restarts, hang-stop, sleeper, block, oom, log, nodaemon. Services
 // write "FIXTURE ..." marker lines straight to fd 2 (unbuffered, never redirected),
 // so the test can follow what happened in which order.
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "mode/supervisors.hpp"
 #include "mode/worker.hpp"
 
 using mode::task;
@@ -158,6 +159,14 @@ int main(int argc, char** argv) {
     services = {std::make_shared<OutOfMemory>()};
   } else if (scenario == "log") {
     services = {std::make_shared<Logger>()};
+  } else if (scenario == "max-restarts") {
+    // The supervisor gives up after two restarts within 10 s: the worker exits 1.
+    mode::SupervisorOptions limits;
+    limits.max_restarts = 2;
+    limits.over = 10;
+    auto sup = std::make_shared<mode::OneForOneSupervisor>(limits);
+    sup->add(std::make_shared<Crasher>());
+    services = {std::make_shared<Named>("Alpha"), sup};
   } else if (scenario == "nodaemon") {
     services = {std::make_shared<Named>("Alpha")};
     options.daemon = false;
