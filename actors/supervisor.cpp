@@ -497,6 +497,24 @@ task<void> SupervisorStrategy::run_until_complete() {
 
 namespace {
 
+/// Sends a (re)start to a held service's fresh actor and waits for the answer. A
+/// service that fails to start has crashed: its down message brings the restart, so
+/// the failure is only logged here.
+task<void> await_launch(SupervisorStrategy& sup, caf::actor hdl, caf::message msg, const char* what,
+                        const char* verb, const Service& service) {
+  std::exception_ptr error;
+  try {
+    co_await request_awaiter{&own_actor(sup), std::move(hdl), std::move(msg), what,
+                             std::source_location::current()};
+  } catch (const CancelledError&) {
+    throw;
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (error && sup.logger()->should_log(spdlog::level::debug))
+    sup.log().debug("{} failed to {}: {}", service.label(), verb, describe_exception(error));
+}
+
 /// Puts slot `s` on a live actor and returns the message that (re)starts it there.
 /// `restart`: a live service is restarted in place (stop, reset, on_restart, start)
 /// rather than only started if it is not running.
@@ -556,19 +574,7 @@ task<void> SupervisorStrategy::start_service(std::shared_ptr<Service> service) {
     co_return;
   s->forfeited = false;
   const auto& msg = relaunch(*this, *s, false);
-  auto hdl = s->actor;
-  std::exception_ptr error;
-  try {
-    co_await request_awaiter{&own_actor(*this), std::move(hdl), msg, "Supervisor.start_service",
-                             std::source_location::current()};
-  } catch (const CancelledError&) {
-    throw;
-  } catch (...) {
-    error = std::current_exception();
-  }
-  // A service that failed to start has crashed: its down message brings the restart.
-  if (error && logger()->should_log(spdlog::level::debug))
-    log().debug("{} failed to start: {}", service->label(), describe_exception(error));
+  co_await await_launch(*this, s->actor, msg, "Supervisor.start_service", "start", *service);
 }
 
 task<void> SupervisorStrategy::restart_services(std::vector<std::shared_ptr<Service>> services) {
@@ -623,18 +629,7 @@ task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service)
     s->service = std::move(fresh);  // the slot's factory, if any, stays its spec
   }
   const auto& msg = relaunch(*this, *s, true);
-  auto hdl = s->actor;
-  std::exception_ptr error;
-  try {
-    co_await request_awaiter{&own_actor(*this), std::move(hdl), msg, "Supervisor.restart_service",
-                             std::source_location::current()};
-  } catch (const CancelledError&) {
-    throw;
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error && logger()->should_log(spdlog::level::debug))
-    log().debug("{} failed to restart: {}", service->label(), describe_exception(error));
+  co_await await_launch(*this, s->actor, msg, "Supervisor.restart_service", "restart", *service);
 }
 
 void SupervisorStrategy::fail_max_restarts(const std::string& last_crash) {
