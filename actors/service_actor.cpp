@@ -183,10 +183,10 @@ caf::behavior service_actor::make_behavior() {
         actor_scope scope{this};
         host_.begin(id);
       },
-      [this](run_atom, const actor_job_ptr& job) -> caf::result<void> {
+      [this](run_atom, const actor_job_ptr& job, std::uint32_t slot) -> caf::result<void> {
         actor_scope scope{this};
         auto rp = make_response_promise();
-        job->run(*this, std::move(rp));
+        job->run(*this, slot, std::move(rp));
         return caf::delegated<void>{};
       },
   };

@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "mode/blocking_detector.hpp"
+#include "mode/detail/actor_job.hpp"
 #include "mode/detail/coro_host.hpp"
 #include "mode/service.hpp"
 
@@ -29,20 +30,8 @@ using timeout_atom = caf::atom_constant<caf::atom("m_timeout")>;
 using begin_atom = caf::atom_constant<caf::atom("m_begin")>;
 using traces_atom = caf::atom_constant<caf::atom("m_traces")>;
 using relay_atom = caf::atom_constant<caf::atom("m_relay")>;
+/// `(run_atom, actor_job_ptr, std::uint32_t slot)`: run a job on the service's actor.
 using run_atom = caf::atom_constant<caf::atom("m_run")>;
-
-class service_actor;
-
-/// Work handed to a service's actor from elsewhere (signal receivers): `(run_atom, job)`.
-/// run() is called on that actor inside its message handler; it answers `rp` when the work is
-/// done (a request waits for that; an anonymous message needs no answer).
-class actor_job {
- public:
-  virtual ~actor_job() = default;
-  virtual void run(service_actor& self, caf::response_promise rp) = 0;
-};
-
-using actor_job_ptr = std::shared_ptr<actor_job>;
 
 /// The error category of mode's exit reasons.
 constexpr caf::atom_value error_category = caf::atom("mode");

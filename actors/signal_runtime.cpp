@@ -25,82 +25,52 @@ struct answer_on_exit {
   ~answer_on_exit() { rp.deliver(caf::unit); }
 };
 
-task<void> run_and_answer(signal_batch_ptr batch, caf::response_promise rp) {
+task<void> run_and_answer(signal_plan_ptr plan, std::size_t i, caf::response_promise rp) {
   answer_on_exit guard{rp};
-  co_await batch->run();
+  co_await plan->run_batch(i);
 }
 
-// Runs `batch` on `self`: its home, or the sender's actor for a batch without a service.
-void run_on(service_actor& self, const signal_batch_ptr& batch, caf::response_promise rp) {
-  if (batch->home && (batch->home.get() != &self.service() || !receives(self.service()))) {
+// Runs batch `i` on `self`: its home, or the sender's actor for the batch without a service.
+void run_on(service_actor& self, signal_plan& plan, std::size_t i, caf::response_promise rp) {
+  const auto& b = plan.batches[i];
+  if (b.home && (b.home.get() != &self.service() || !receives(self.service()))) {
     rp.deliver(caf::unit);
     return;
   }
-  if (!batch->has_async) {
-    batch->run_sync();
+  if (!b.has_async) {
+    plan.run_batch_sync(i);
     rp.deliver(caf::unit);
     return;
   }
-  self.host().launch(run_and_answer(batch, std::move(rp)), "Signal " + batch->label(), true);
+  // The coroutine keeps the plan alive (it is owned by a shared_ptr: every message holds one).
+  auto keep = plan.shared_from_this();
+  self.host().launch(run_and_answer(std::move(keep), i, std::move(rp)), "Signal " + plan.label(),
+                     true);
 }
 
-/// One batch for one service's actor (direct transport, awaited sends).
-class batch_job final : public actor_job {
- public:
-  explicit batch_job(signal_batch_ptr batch) : batch_(std::move(batch)) {}
-
-  void run(service_actor& self, caf::response_promise rp) override {
-    run_on(self, batch_, std::move(rp));
-  }
-
- private:
-  signal_batch_ptr batch_;
-};
-
-/// A whole send broadcast to a group: each member runs its own batch, once.
-class group_job final : public actor_job {
- public:
-  explicit group_job(signal_plan plan) : plan_(std::move(plan)) {}
-
-  void run(service_actor& self, caf::response_promise rp) override {
-    for (const auto& b : plan_) {
-      if (b->home.get() != &self.service())
-        continue;
-      if (!b->claimed.exchange(true, std::memory_order_acq_rel)) {
-        run_on(self, b, std::move(rp));
-        return;
-      }
-      break;
-    }
-    rp.deliver(caf::unit);
-  }
-
- private:
-  signal_plan plan_;
-};
-
-actor_job_ptr job_for(const signal_batch_ptr& batch) {
-  return std::make_shared<batch_job>(batch);
+actor_job_ptr as_job(const signal_plan_ptr& plan) {
+  return plan;
 }
 
-// Receivers without a service, sent without waiting: on the sender's actor after its current
+// The batch without a service, sent without waiting: on the sender's actor after its current
 // handler, or inline from outside any service.
-void run_homeless(service_actor* self, const signal_batch_ptr& batch) {
+void run_homeless(service_actor* self, const signal_plan_ptr& plan, std::size_t i) {
   if (self != nullptr) {
-    caf::anon_send(caf::actor_cast<caf::actor>(self), run_atom::value, job_for(batch));
+    caf::anon_send(caf::actor_cast<caf::actor>(self), run_atom::value, as_job(plan),
+                   static_cast<std::uint32_t>(i));
     return;
   }
-  if (!batch->has_async) {
-    batch->run_sync();
+  if (!plan->batches[i].has_async) {
+    plan->run_batch_sync(i);
     return;
   }
   // No actor to resume it: a coroutine receiver runs until it ends or first suspends. Service
-  // waits outside a service throw, which run() logs, so it ends in practice.
-  auto root = batch->run().release();
+  // waits outside a service throw, which run_batch() logs, so it ends in practice.
+  auto root = plan->run_batch(i).release();
   root.resume();
   if (!root.done())
     log_receiver_error(
-        "Signal", batch->label(), receiver_id{},
+        "Signal", plan->label(), receiver_id{},
         std::make_exception_ptr(std::logic_error{
             "a coroutine receiver without a service suspended outside any service's actor "
             "(nothing can resume it): dropped"}));
@@ -292,63 +262,80 @@ std::shared_ptr<Service> signal_current_service() noexcept {
   return self->service().weak_from_this().lock();
 }
 
-task<void> signal_await(signal_plan plan) {
-  if (plan.empty())
+void signal_plan::run(service_actor& self, std::uint32_t slot, caf::response_promise rp) {
+  if (slot != no_slot) {
+    run_on(self, *this, slot, std::move(rp));
+    return;
+  }
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    if (batches[i].home.get() != &self.service())
+      continue;
+    if (claim(i)) {
+      run_on(self, *this, i, std::move(rp));
+      return;
+    }
+    break;
+  }
+  rp.deliver(caf::unit);
+}
+
+task<void> signal_await(signal_plan_ptr plan) {
+  if (!plan)
     co_return;
   auto* self = running_actor();
   if (self == nullptr)
     throw std::logic_error(
         fmt::format("Signal '{}': co_await send() runs on a service's actor only (use "
                     "send_nowait() elsewhere)",
-                    plan.front()->label()));
+                    plan->label()));
   auto& me = self->service();
   auto acks = std::make_shared<ack_state>();
   acks->host = &self->host();
-  signal_plan here;
-  for (auto& b : plan) {
-    if (!b->home || b->home.get() == &me) {
-      here.push_back(b);
+  std::vector<std::size_t> here;
+  for (std::size_t i = 0; i < plan->batches.size(); ++i) {
+    const auto& b = plan->batches[i];
+    if (!b.home || b.home.get() == &me) {
+      here.push_back(i);
       continue;
     }
-    auto dest = b->home->binding()->get();
+    auto dest = b.home->binding()->get();
     if (!dest)
       continue;  // its actor has gone: nothing runs, nothing to wait for
     ++acks->pending;
     // No timeout: mode's send awaits its receivers. A receiver's actor that exits answers with
     // an error (request_receiver_down), and its running receivers answer as their frames go.
-    self->request(dest, caf::infinite, run_atom::value, job_for(b))
+    self->request(dest, caf::infinite, run_atom::value, as_job(plan), static_cast<std::uint32_t>(i))
         .then([acks] { acks->done(); }, [acks](caf::error&) { acks->done(); });
   }
-  for (auto& b : here) {
-    if (b->home && !receives(me))
+  for (auto i : here) {
+    if (plan->batches[i].home && !receives(me))
       continue;
-    co_await b->run();
+    co_await plan->run_batch(i);
   }
   co_await ack_awaiter{acks};
 }
 
-void signal_post(signal_plan plan) {
+void signal_post(signal_plan_ptr plan) {
   auto* self = running_actor();
-  for (auto& b : plan) {
-    if (!b->home) {
-      run_homeless(self, b);
+  for (std::size_t i = 0; i < plan->batches.size(); ++i) {
+    const auto& b = plan->batches[i];
+    if (!b.home) {
+      run_homeless(self, plan, i);
       continue;
     }
-    if (auto dest = b->home->binding()->get())
-      caf::anon_send(dest, run_atom::value, job_for(b));
+    if (auto dest = b.home->binding()->get())
+      caf::anon_send(dest, run_atom::value, as_job(plan), static_cast<std::uint32_t>(i));
   }
 }
 
-void signal_post_groups(signal_plan plan, const std::vector<group_slot_ptr>& targets) {
+void signal_post_groups(signal_plan_ptr plan, const std::vector<group_slot_ptr>& targets) {
+  plan->enable_claims();
   auto* self = running_actor();
-  for (auto& b : plan)
-    if (!b->home)
-      run_homeless(self, b);
-  if (targets.empty())
-    return;
-  actor_job_ptr job = std::make_shared<group_job>(std::move(plan));
+  for (std::size_t i = 0; i < plan->batches.size(); ++i)
+    if (!plan->batches[i].home)
+      run_homeless(self, plan, i);
   for (const auto& t : targets)
-    caf::anon_send(t->group, run_atom::value, job);
+    caf::anon_send(t->group, run_atom::value, as_job(plan), actor_job::no_slot);
 }
 
 }  // namespace mode::detail

@@ -1,19 +1,25 @@
-// Signal throughput: SyncSignal and the async Signal (direct and CAF-group transports, fire and
-// forget and awaited) with 1 and 10 receivers, unfiltered and filtered, next to a plain direct
-// call, raw CAF sends to a list of actors and a raw CAF group broadcast, all in the same run.
+// signal_bench: SyncSignal and the async Signal against a plain call and raw CAF, in the same run.
 //
-// One JSON object per line:
-//   {"bench":"signal","case":"Signal.send_nowait/direct","receivers":10,"filtered":false,
-//    "sends":50000,"seconds":0.04,"sends_per_s":1.2e6,"calls_per_s":1.2e7,
-//    "vs_direct_call":0.01,"vs_raw_caf":0.8}
-// vs_direct_call compares sends/s with calling the receivers through std::function in a loop;
-// vs_raw_caf compares the async cases with raw CAF sends to the same number of actors (for
-// the group transport: with the raw CAF group broadcast). Filtered: every receiver hears only
-// the sender used, and as many decoy receivers wait for another sender.
+//   signal/<n>/<unfiltered|filtered>   sends with n = 1 or 10 receivers, per implementation:
+//     direct-call    the receivers called through std::function in a loop (baseline)
+//     caf-list       raw CAF anon_send of one int to each of n actors (baseline)
+//     caf-group      raw CAF anon_send of one int to a local group of n actors (baseline)
+//     sync           mode::SyncSignal::send
+//     nowait-direct  mode::Signal::send_nowait, direct transport (one service per receiver)
+//     nowait-groups  mode::Signal::send_nowait, CAF-group transport
+//     awaited        co_await mode::Signal::send from a service (waits for every receiver)
+//   Filtered: every receiver hears only the sender used, and as many decoy receivers wait for
+//   another sender. The baselines do not filter.
 //
-// Usage: signal_bench [scale]   (scale multiplies the number of sends; default 1)
+// Output: JSON lines on stdout (see docs/benchmarks.md), first a meta line; per case and
+// implementation `{"bench":"signal","case":"signal/10/filtered","impl":"nowait-direct",
+// "receivers":10,"filtered":true,"sends":20000,"us_per_send_median":..,"us_per_send_min":..,
+// "sends_per_s":..,"calls_per_s":..}` (rates from the median), then a `signal_ratio` line per
+// mode implementation: sends/s over the plain call's and over the matching raw CAF baseline's
+// (caf-group for nowait-groups, caf-list otherwise). Options: --quick, --filter NAME,
+// --impl NAME, --reps N, --threads N.
+#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,11 +28,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <caf/all.hpp>
 
+#include "bench_support.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/signal.hpp"
@@ -34,7 +41,7 @@
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+namespace bench = mode::bench;
 
 std::atomic<std::uint64_t> calls{0};
 
@@ -42,33 +49,11 @@ struct Source {
   int id = 0;
 };
 
+/// One timed run: `sends` sends took `seconds`.
 struct result {
-  std::string name;
-  int receivers = 0;
-  bool filtered = false;
   std::uint64_t sends = 0;
   double seconds = 0;
-  double sends_per_s() const { return seconds > 0 ? static_cast<double>(sends) / seconds : 0; }
 };
-
-// Baselines by receiver count, for the ratios.
-std::map<int, double> direct_call_rate;
-std::map<int, double> raw_caf_rate;
-std::map<int, double> raw_group_rate;
-
-void print(const result& r, double direct_call, double raw) {
-  auto rate = r.sends_per_s();
-  auto line = fmt::format(
-      R"({{"bench":"signal","case":"{}","receivers":{},"filtered":{},"sends":{},"seconds":{:.6f},)"
-      R"("sends_per_s":{:.0f},"calls_per_s":{:.0f},"vs_direct_call":{:.4f})",
-      r.name, r.receivers, r.filtered ? "true" : "false", r.sends, r.seconds, rate,
-      rate * r.receivers, direct_call > 0 ? rate / direct_call : 0.0);
-  if (raw > 0)
-    line += fmt::format(R"(,"vs_raw_caf":{:.3f})", rate / raw);
-  line += "}";
-  std::puts(line.c_str());
-  std::fflush(stdout);
-}
 
 // Waits until the receivers made `expected` calls in all.
 void await_calls(std::uint64_t expected) {
@@ -78,9 +63,7 @@ void await_calls(std::uint64_t expected) {
 
 template <class F>
 double timed(F&& f) {
-  auto start = clock_type::now();
-  f();
-  return std::chrono::duration<double>(clock_type::now() - start).count();
+  return bench::time_us(std::forward<F>(f)) / 1e6;
 }
 
 // -- baselines ----------------------------------------------------------------------------
@@ -96,7 +79,7 @@ result bench_direct_call(int n, std::uint64_t sends) {
       for (auto& f : fns)
         f(&src, static_cast<int>(i));
   });
-  return {"direct_call", n, false, sends, secs};
+  return {sends, secs};
 }
 
 caf::behavior counting_actor(caf::event_based_actor*) {
@@ -118,7 +101,7 @@ result bench_raw_caf(caf::actor_system& sys, int n, std::uint64_t sends) {
   });
   for (auto& a : actors)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  return {"raw_caf.anon_send_to_list", n, false, sends, secs};
+  return {sends, secs};
 }
 
 result bench_raw_group(caf::actor_system& sys, int n, std::uint64_t sends) {
@@ -139,7 +122,7 @@ result bench_raw_group(caf::actor_system& sys, int n, std::uint64_t sends) {
     grp->unsubscribe(caf::actor_cast<caf::actor_control_block*>(a));
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
-  return {"raw_caf.group_broadcast", n, false, sends, secs};
+  return {sends, secs};
 }
 
 // -- SyncSignal ---------------------------------------------------------------------------
@@ -161,7 +144,7 @@ result bench_sync_signal(int n, bool filtered, std::uint64_t sends) {
     for (std::uint64_t i = 0; i < sends; ++i)
       sig.send(&src, static_cast<int>(i));
   });
-  return {"SyncSignal.send", n, filtered, sends, secs};
+  return {sends, secs};
 }
 
 // -- Signal -------------------------------------------------------------------------------
@@ -214,9 +197,7 @@ result bench_signal_nowait(caf::actor_system& sys, int n, bool filtered,
       sig.send_nowait(&src, static_cast<int>(i));
     await_calls(sends * static_cast<std::uint64_t>(n));
   });
-  auto name = transport == mode::signal_transport::direct ? "Signal.send_nowait/direct"
-                                                          : "Signal.send_nowait/groups";
-  return {name, n, filtered, sends, secs};
+  return {sends, secs};
 }
 
 // Awaits every send from a service's coroutine: the sender waits for all acknowledgements.
@@ -246,41 +227,131 @@ result bench_signal_awaited(caf::actor_system& sys, int n, bool filtered, std::u
   if (calls.load() != sends * static_cast<std::uint64_t>(n))
     std::abort();
   driver.stop();
-  return {"Signal.send/awaited", n, filtered, sends, secs};
+  return {sends, secs};
+}
+
+// -- driver -----------------------------------------------------------------------------
+
+struct measured {
+  std::uint64_t sends = 0;
+  bench::summary us_per_send;
+  double sends_per_s() const { return us_per_send.median > 0 ? 1e6 / us_per_send.median : 0; }
+};
+
+int run(const bench::options& opts) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{bench::configure(cfg, opts)};
+  bench::meta_line("signal_bench", opts).print();
+  auto reps = opts.repetitions(5, 1);
+  auto scale = opts.quick ? 0.02 : 1.0;
+  bool matched = false;
+  for (int n : {1, 10}) {
+    for (bool filtered : {false, true}) {
+      auto name = fmt::format("signal/{}/{}", n, filtered ? "filtered" : "unfiltered");
+      if (!opts.wants(name))
+        continue;
+      matched = true;
+      auto count = [&](double sends) {
+        return static_cast<std::uint64_t>(sends * scale / static_cast<double>(n)) + 1;
+      };
+      using bench_fn = std::function<result()>;
+      std::vector<std::pair<std::string, bench_fn>> impls{
+          {"direct-call",
+           [&] {
+             return bench_direct_call(n, count(2e6));
+           }},
+          {"caf-list",
+           [&] {
+             return bench_raw_caf(sys, n, count(2e5));
+           }},
+          {"caf-group",
+           [&] {
+             return bench_raw_group(sys, n, count(2e5));
+           }},
+          {"sync",
+           [&] {
+             return bench_sync_signal(n, filtered, count(2e6));
+           }},
+          {"nowait-direct",
+           [&] {
+             return bench_signal_nowait(sys, n, filtered, mode::signal_transport::direct,
+                                        count(2e5));
+           }},
+          {"nowait-groups",
+           [&] {
+             return bench_signal_nowait(sys, n, filtered, mode::signal_transport::groups,
+                                        count(2e5));
+           }},
+          {"awaited",
+           [&] {
+             return bench_signal_awaited(sys, n, filtered, count(2e4));
+           }},
+      };
+      // Repetitions interleave the implementations, so that load shifts hit all alike.
+      std::map<std::string, std::vector<double>> samples;
+      std::map<std::string, std::uint64_t> sends;
+      for (int rep = 0; rep < reps; ++rep)
+        for (auto& [impl, fn] : impls) {
+          if (!opts.wants_impl(impl))
+            continue;
+          auto r = fn();
+          samples[impl].push_back(r.seconds * 1e6 / static_cast<double>(r.sends));
+          sends[impl] = r.sends;
+        }
+      std::map<std::string, measured> results;
+      for (auto& [impl, fn] : impls) {
+        if (!samples.contains(impl))
+          continue;
+        auto& m = results[impl];
+        m.sends = sends[impl];
+        m.us_per_send = bench::summarize(samples[impl]);
+        bench::json_line line{"signal"};
+        line.add("case", name).add("impl", impl).add("receivers", n).add("filtered", filtered);
+        line.add("sends", m.sends);
+        bench::add_summary(line, "us_per_send", m.us_per_send);
+        line.add("sends_per_s", m.sends_per_s()).add("calls_per_s", m.sends_per_s() * n);
+        line.print();
+      }
+      if (!opts.impl.empty())
+        continue;
+      for (const char* impl : {"sync", "nowait-direct", "nowait-groups", "awaited"}) {
+        const char* raw = std::string_view{impl} == "nowait-groups" ? "caf-group" : "caf-list";
+        bench::json_line line{"signal_ratio"};
+        line.add("case", name).add("impl", impl);
+        line.add("vs_direct_call",
+                 bench::ratio(results[impl].sends_per_s(), results["direct-call"].sends_per_s()));
+        if (std::string_view{impl} != "sync")
+          line.add("baseline", raw)
+              .add("vs_raw_caf",
+                   bench::ratio(results[impl].sends_per_s(), results[raw].sends_per_s()));
+        line.print();
+      }
+    }
+  }
+  if (!matched)
+    throw std::invalid_argument(fmt::format("no benchmark matches '{}'", opts.filter));
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  double scale = argc > 1 ? std::atof(argv[1]) : 1.0;
-  if (scale <= 0) {
-    std::fprintf(stderr, "signal_bench: scale must be a positive number, got '%s'\n", argv[1]);
-    return 2;
-  }
-  auto count = [scale](double n) {
-    return static_cast<std::uint64_t>(n * scale) + 1;
-  };
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  for (int n : {1, 10}) {
-    auto per = static_cast<double>(n);
-    auto direct = bench_direct_call(n, count(2e6 / per));
-    direct_call_rate[n] = direct.sends_per_s();
-    print(direct, direct_call_rate[n], 0);
-    auto raw = bench_raw_caf(sys, n, count(2e5 / per));
-    raw_caf_rate[n] = raw.sends_per_s();
-    print(raw, direct_call_rate[n], 0);
-    auto group = bench_raw_group(sys, n, count(2e5 / per));
-    raw_group_rate[n] = group.sends_per_s();
-    print(group, direct_call_rate[n], 0);
-    for (bool filtered : {false, true}) {
-      print(bench_sync_signal(n, filtered, count(2e6 / per)), direct_call_rate[n], 0);
-      print(bench_signal_nowait(sys, n, filtered, mode::signal_transport::direct, count(2e5 / per)),
-            direct_call_rate[n], raw_caf_rate[n]);
-      print(bench_signal_nowait(sys, n, filtered, mode::signal_transport::groups, count(2e5 / per)),
-            direct_call_rate[n], raw_group_rate[n]);
-      print(bench_signal_awaited(sys, n, filtered, count(2e4 / per)), direct_call_rate[n],
-            raw_caf_rate[n]);
+  try {
+    auto opts = bench::parse_options(argc, argv);
+    if (opts.help) {
+      std::printf(
+          "usage: signal_bench [options]\n"
+          "Prints JSON lines: sends/s of SyncSignal and Signal vs a plain call and raw CAF.\n"
+          "Benchmarks: signal/1/unfiltered signal/1/filtered signal/10/unfiltered\n"
+          "            signal/10/filtered\n"
+          "Implementations: direct-call caf-list caf-group sync nowait-direct nowait-groups\n"
+          "                 awaited\n%s",
+          std::string{bench::options_usage}.c_str());
+      return 0;
     }
+    return run(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "signal_bench: %s\n", e.what());
+    return 1;
   }
 }

@@ -42,11 +42,13 @@
 // the receivers of a service that stops.
 #pragma once
 
+#include "mode/detail/actor_job.hpp"
 #include "mode/service.hpp"
 #include "mode/signals.hpp"
 #include "mode/task.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <concepts>
 #include <cstddef>
@@ -101,41 +103,58 @@ namespace detail {
 
 // -- runtime (actors/signal_runtime.cpp) --------------------------------------------------
 
-/// The receivers of one send that run in one place, in connect order: on one service's actor
-/// (`home`), or where the sender runs (`home` null).
-class signal_batch {
+/// One send, type-erased: the receivers hearing the sender at send time, grouped into batches
+/// by where they run (one service's actor, or where the sender runs), each in connect order.
+/// Built in one piece per send, and itself the job that the receiving actors run (slot = batch).
+class signal_plan : public actor_job, public std::enable_shared_from_this<signal_plan> {
  public:
-  virtual ~signal_batch() = default;
+  /// The receivers of one send that run in one place.
+  struct batch {
+    /// The service whose actor runs these receivers; null: where the sender runs.
+    std::shared_ptr<Service> home;
+    /// Some receiver is a coroutine.
+    bool has_async = false;
+    /// Some receiver hears every sender (group transport).
+    bool has_unfiltered = false;
+    /// Some receiver hears only this send's sender (group transport).
+    bool has_filtered = false;
+    /// The batch's receivers: [first, last) of the plan's list.
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+  };
 
-  /// Calls every receiver now (only when none is a coroutine); exceptions are logged.
-  virtual void run_sync() = 0;
+  /// Calls the receivers of batch `i` now (only when none is a coroutine); exceptions are
+  /// logged.
+  virtual void run_batch_sync(std::size_t i) = 0;
 
-  /// Runs every receiver in order, awaiting coroutine receivers; exceptions other than
-  /// CancelledError are logged.
-  virtual task<void> run() = 0;
+  /// Runs the receivers of batch `i` in order, awaiting coroutine receivers; exceptions other
+  /// than CancelledError are logged. The plan must outlive the task.
+  virtual task<void> run_batch(std::size_t i) = 0;
 
   /// The signal's label.
   virtual std::string label() const = 0;
 
-  /// The service whose actor runs these receivers; null: where the sender runs.
-  std::shared_ptr<Service> home;
+  /// Runs batch `slot` on `self` (its home); for no_slot (a group broadcast), the batch of
+  /// `self`'s service if no other message of this send claimed it first. Defined in
+  /// actors/signal_runtime.cpp.
+  void run(service_actor& self, std::uint32_t slot, caf::response_promise rp) final;
 
-  /// Some receiver is a coroutine.
-  bool has_async = false;
+  /// Makes claim() usable; call once, before the plan is shared (group transport).
+  void enable_claims() { claimed_ = std::make_unique<std::atomic<bool>[]>(batches.size()); }
 
-  /// Some receiver hears every sender / only this send's sender (group transport).
-  bool has_unfiltered = false;
-  bool has_filtered = false;
+  /// True if the caller is the first to claim batch `i` (see enable_claims()).
+  bool claim(std::size_t i) noexcept {
+    return !claimed_[i].exchange(true, std::memory_order_acq_rel);
+  }
 
-  /// Set by the first group broadcast that runs the batch (a service in two groups of one send
-  /// gets two messages).
-  std::atomic<bool> claimed{false};
+  /// The batches, in connect order of each batch's first receiver.
+  std::vector<batch> batches;
+
+ private:
+  std::unique_ptr<std::atomic<bool>[]> claimed_;
 };
 
-using signal_batch_ptr = std::shared_ptr<signal_batch>;
-
-/// One send: its batches, in connect order of each batch's first receiver.
-using signal_plan = std::vector<signal_batch_ptr>;
+using signal_plan_ptr = std::shared_ptr<signal_plan>;
 
 /// One CAF group of a signal family (defined in actors/signal_runtime.hpp).
 struct group_slot;
@@ -145,15 +164,16 @@ using group_slot_ptr = std::shared_ptr<group_slot>;
 /// The service whose actor runs the calling code, or null.
 std::shared_ptr<Service> signal_current_service() noexcept;
 
-/// Runs `plan` and resumes when every batch ran (on a service's actor only).
-task<void> signal_await(signal_plan plan);
+/// Runs `plan` (null: nothing to run) and resumes when every batch ran (on a service's actor
+/// only).
+task<void> signal_await(signal_plan_ptr plan);
 
-/// Starts `plan` without waiting (signal_transport::direct).
-void signal_post(signal_plan plan);
+/// Starts `plan` (non-null) without waiting (signal_transport::direct).
+void signal_post(signal_plan_ptr plan);
 
-/// Starts `plan` by broadcasting it to `targets` (signal_transport::groups); the batches without
-/// a service go as with signal_post().
-void signal_post_groups(signal_plan plan, const std::vector<group_slot_ptr>& targets);
+/// Starts `plan` (non-null) by broadcasting it to `targets` (signal_transport::groups); the batch
+/// without a service goes as with signal_post().
+void signal_post_groups(signal_plan_ptr plan, const std::vector<group_slot_ptr>& targets);
 
 /// Makes `slot` the group of exactly `homes` (creating it, with a name from the pool, if
 /// needed); releases it when `homes` is empty.
@@ -435,8 +455,8 @@ class Signal
   void send_nowait(sender_param sender, detail::param_t<Args>... args) const {
     if (transport_ == signal_transport::groups)
       post_groups(sender, args...);
-    else
-      detail::signal_post(plan(sender, args...));
+    else if (auto work = plan(sender, args...))
+      detail::signal_post(std::move(work));
   }
 
   /// Fire and forget with the default sender (std::logic_error without one).
@@ -448,57 +468,96 @@ class Signal
  private:
   using entry = typename base_type::registry_type::entry;
 
-  // What one send keeps until its receivers ran.
-  struct payload {
-    payload(const Signal& sig, sender_param s, detail::param_t<Args>... xs)
-        : signal(sig.base_type::with_default_sender()),
-          sender(base_type::value_of(s)),
-          args(detail::store_arg<Args>(xs)...) {}
-    Signal signal;  // receivers see this copy: same fields, same receivers
-    sender_value sender;
-    std::tuple<detail::stored_t<Args>...> args;
-  };
-
-  class batch final : public detail::signal_batch {
+  // One send: what it keeps until its receivers ran, and its receivers by batch.
+  class plan_type final : public detail::signal_plan {
    public:
-    batch(std::shared_ptr<const payload> load, std::shared_ptr<Service> where)
-        : load_(std::move(load)) {
-      home = std::move(where);
+    plan_type(const Signal& sig, sender_param s, detail::param_t<Args>... xs)
+        : signal_(sig.base_type::with_default_sender()),
+          sender_(base_type::value_of(s)),
+          args_(detail::store_arg<Args>(xs)...) {}
+
+    // Groups `receivers` into batches by home, keeping connect order within each.
+    void build(typename base_type::snapshot_type receivers) {
+      constexpr auto skipped = UINT32_MAX;
+      // Each receiver's batch (on the stack for the usual few receivers).
+      std::array<std::uint32_t, 32> small;
+      std::unique_ptr<std::uint32_t[]> large;
+      auto* batch_of = small.data();
+      if (receivers.size() > small.size()) {
+        large = std::make_unique<std::uint32_t[]>(receivers.size());
+        batch_of = large.get();
+      }
+      bool all_placed = true;
+      for (std::size_t k = 0; k < receivers.size(); ++k) {
+        const auto& e = receivers[k];
+        std::shared_ptr<Service> home;
+        if (!detail::is_empty_token(e->owner)) {
+          auto token = e->owner.lock();
+          if (token.use_count() == 0) {  // its service (or bound object) has gone
+            batch_of[k] = skipped;
+            all_placed = false;
+            continue;
+          }
+          if (token != nullptr)
+            home = std::shared_ptr<Service>(token, static_cast<Service*>(token.get()));
+        }
+        auto i = std::find_if(batches.begin(), batches.end(),
+                              [&](const batch& b) { return b.home == home; });
+        if (i == batches.end()) {
+          batches.push_back(batch{std::move(home)});
+          i = std::prev(batches.end());
+        }
+        i->has_async = i->has_async || e->fn.is_async();
+        if (e->sender)
+          i->has_filtered = true;
+        else
+          i->has_unfiltered = true;
+        ++i->last;  // a count until the ranges are laid out below
+        batch_of[k] = static_cast<std::uint32_t>(i - batches.begin());
+      }
+      if (batches.size() == 1 && all_placed) {  // the usual case: already in order
+        entries_ = std::move(receivers);
+        return;
+      }
+      // A stable counting sort: counts to ranges, then each receiver to its batch's range.
+      std::uint32_t offset = 0;
+      for (auto& b : batches) {
+        b.first = offset;
+        offset += b.last;
+        b.last = b.first;
+      }
+      entries_.resize(offset);
+      for (std::size_t k = 0; k < receivers.size(); ++k)
+        if (batch_of[k] != skipped)
+          entries_[batches[batch_of[k]].last++] = std::move(receivers[k]);
     }
 
-    void add(const entry_ptr& e) {
-      entries_.push_back(e);
-      has_async = has_async || e->fn.is_async();
-      if (e->sender)
-        has_filtered = true;
-      else
-        has_unfiltered = true;
-    }
-
-    void run_sync() override {
-      for (const auto& e : entries_) {
-        if (!e->alive())
+    void run_batch_sync(std::size_t i) override {
+      for (auto k = batches[i].first; k < batches[i].last; ++k) {
+        const auto& e = *entries_[k];
+        if (!e.alive())
           continue;
         try {
-          call(*e);
+          call(e);
         } catch (...) {
-          report(*e, std::current_exception());
+          report(e, std::current_exception());
         }
       }
     }
 
-    task<void> run() override {
-      for (const auto& e : entries_) {
-        if (!e->alive())
+    task<void> run_batch(std::size_t i) override {
+      for (auto k = batches[i].first; k < batches[i].last; ++k) {
+        const auto& e = *entries_[k];
+        if (!e.alive())
           continue;
         std::exception_ptr error;
         try {
-          if (e->fn.is_async()) {
-            auto t = call_async(*e);
+          if (e.fn.is_async()) {
+            auto t = call_async(e);
             if (t.valid())
               co_await std::move(t);
           } else {
-            call(*e);
+            call(e);
           }
         } catch (const CancelledError&) {
           throw;
@@ -506,66 +565,50 @@ class Signal
           error = std::current_exception();
         }
         if (error)
-          report(*e, error);
+          report(e, error);
       }
     }
 
-    std::string label() const override { return load_->signal.label(); }
+    std::string label() const override { return signal_.label(); }
 
    private:
     void call(const entry& e) const {
       std::apply(
           [&](const auto&... xs) {
-            e.fn.call(base_type::as_param(load_->sender), detail::unstore_arg(xs)...,
-                      load_->signal);
+            e.fn.call(base_type::as_param(sender_), detail::unstore_arg(xs)..., signal_);
           },
-          load_->args);
+          args_);
     }
 
     task<void> call_async(const entry& e) const {
       return std::apply(
           [&](const auto&... xs) {
-            return e.fn.call_async(base_type::as_param(load_->sender), detail::unstore_arg(xs)...,
-                                   load_->signal);
+            return e.fn.call_async(base_type::as_param(sender_), detail::unstore_arg(xs)...,
+                                   signal_);
           },
-          load_->args);
+          args_);
     }
 
     void report(const entry& e, std::exception_ptr error) const {
-      detail::log_receiver_error(kind_name, load_->signal.label(), e.id, std::move(error));
+      detail::log_receiver_error(kind_name, signal_.label(), e.id, std::move(error));
     }
 
-    std::shared_ptr<const payload> load_;
+    Signal signal_;  // receivers see this copy: same fields, same receivers
+    sender_value sender_;
+    std::tuple<detail::stored_t<Args>...> args_;
     std::vector<entry_ptr> entries_;
   };
 
   using group_family = detail::signal_group_family<key_type>;
 
-  // The receivers hearing `sender` now, grouped by where they run.
-  detail::signal_plan plan(sender_param sender, detail::param_t<Args>... args) const {
+  // The receivers hearing `sender` now, grouped by where they run; null if there are none.
+  std::shared_ptr<plan_type> plan(sender_param sender, detail::param_t<Args>... args) const {
     const key_type& key = base_type::key_of(sender);
     auto receivers = this->registry().snapshot(&key);
-    detail::signal_plan result;
     if (receivers.empty())
-      return result;
-    auto load = std::make_shared<const payload>(*this, sender, args...);
-    for (const auto& e : receivers) {
-      std::shared_ptr<Service> home;
-      if (!detail::is_empty_token(e->owner)) {
-        auto token = e->owner.lock();
-        if (token.use_count() == 0)
-          continue;  // its service (or bound object) has gone
-        if (token != nullptr)
-          home = std::shared_ptr<Service>(token, static_cast<Service*>(token.get()));
-      }
-      auto i = std::find_if(result.begin(), result.end(),
-                            [&](const detail::signal_batch_ptr& b) { return b->home == home; });
-      if (i == result.end()) {
-        result.push_back(std::make_shared<batch>(load, std::move(home)));
-        i = std::prev(result.end());
-      }
-      static_cast<batch&>(**i).add(e);
-    }
+      return nullptr;
+    auto result = std::make_shared<plan_type>(*this, sender, args...);
+    result->build(std::move(receivers));
     return result;
   }
 
@@ -573,17 +616,17 @@ class Signal
     // Read before the snapshot: a change in between makes the next send reconcile again.
     auto version = this->registry().version();
     auto work = plan(sender, args...);
-    if (work.empty())
+    if (!work)
       return;
     std::vector<Service*> unfiltered;
     std::vector<Service*> filtered;
-    for (const auto& b : work) {
-      if (!b->home)
+    for (const auto& b : work->batches) {
+      if (!b.home)
         continue;
-      if (b->has_unfiltered)
-        unfiltered.push_back(b->home.get());
-      if (b->has_filtered)
-        filtered.push_back(b->home.get());
+      if (b.has_unfiltered)
+        unfiltered.push_back(b.home.get());
+      if (b.has_filtered)
+        filtered.push_back(b.home.get());
     }
     auto family = this->registry().template extension<group_family>(
         [] { return std::make_shared<group_family>(); });
