@@ -426,4 +426,23 @@ inline void await_running_at_most(caf::actor_system& sys, std::size_t count,
   }
 }
 
+/// The main() of a benchmark program: parses the options, prints `help` (plus the
+/// common options) for --help, runs `run(opts)`, and turns an exception into a message
+/// naming the program and exit status 1.
+template <class Run>
+int bench_main(int argc, char** argv, std::string_view program, std::string_view help, Run run) {
+  try {
+    auto opts = parse_options(argc, argv);
+    if (opts.help) {
+      std::printf("usage: %.*s [options]\n%.*s%s", static_cast<int>(program.size()), program.data(),
+                  static_cast<int>(help.size()), help.data(), std::string{options_usage}.c_str());
+      return 0;
+    }
+    return run(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
+    return 1;
+  }
+}
+
 }  // namespace mode::bench

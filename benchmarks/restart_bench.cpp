@@ -281,21 +281,11 @@ int run(const bench::options& opts) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    auto opts = bench::parse_options(argc, argv);
-    if (opts.help) {
-      std::printf(
-          "usage: restart_bench [options]\n"
-          "Prints JSON lines: supervisor restarts per second vs the raw-CAF floor.\n"
-          "Benchmarks: restart/one_for_one-1 restart/one_for_one-100 "
-          "restart/one_for_all-10\n"
-          "Implementations (--impl): mode, caf\n%s",
-          std::string{bench::options_usage}.c_str());
-      return 0;
-    }
-    return run(opts);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "restart_bench: %s\n", e.what());
-    return 1;
-  }
+  return bench::bench_main(
+      argc, argv, "restart_bench",
+      "Prints JSON lines: supervisor restarts per second vs the raw-CAF floor.\n"
+      "Benchmarks: restart/one_for_one-1 restart/one_for_one-100 "
+      "restart/one_for_all-10\n"
+      "Implementations (--impl): mode, caf\n",
+      run);
 }

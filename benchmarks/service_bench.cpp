@@ -525,20 +525,10 @@ int run(const bench::options& opts) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    auto opts = bench::parse_options(argc, argv);
-    if (opts.help) {
-      std::printf(
-          "usage: service_bench [options]\n"
-          "Prints JSON lines: start/stop cost and memory of mode Services vs raw CAF.\n"
-          "Benchmarks: memory/with-task memory/no-task start_stop/flat-1000\n"
-          "            start_stop/flat-10000 start_stop/tree-10x10x100\n%s",
-          std::string{bench::options_usage}.c_str());
-      return 0;
-    }
-    return run(opts);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "service_bench: %s\n", e.what());
-    return 1;
-  }
+  return bench::bench_main(
+      argc, argv, "service_bench",
+      "Prints JSON lines: start/stop cost and memory of mode Services vs raw CAF.\n"
+      "Benchmarks: memory/with-task memory/no-task start_stop/flat-1000\n"
+      "            start_stop/flat-10000 start_stop/tree-10x10x100\n",
+      run);
 }

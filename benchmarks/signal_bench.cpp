@@ -336,22 +336,12 @@ int run(const bench::options& opts) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    auto opts = bench::parse_options(argc, argv);
-    if (opts.help) {
-      std::printf(
-          "usage: signal_bench [options]\n"
-          "Prints JSON lines: sends/s of SyncSignal and Signal vs a plain call and raw CAF.\n"
-          "Benchmarks: signal/1/unfiltered signal/1/filtered signal/10/unfiltered\n"
-          "            signal/10/filtered\n"
-          "Implementations: direct-call caf-list caf-group sync nowait-direct nowait-groups\n"
-          "                 awaited\n%s",
-          std::string{bench::options_usage}.c_str());
-      return 0;
-    }
-    return run(opts);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "signal_bench: %s\n", e.what());
-    return 1;
-  }
+  return bench::bench_main(
+      argc, argv, "signal_bench",
+      "Prints JSON lines: sends/s of SyncSignal and Signal vs a plain call and raw CAF.\n"
+      "Benchmarks: signal/1/unfiltered signal/1/filtered signal/10/unfiltered\n"
+      "            signal/10/filtered\n"
+      "Implementations: direct-call caf-list caf-group sync nowait-direct "
+      "nowait-groups\n                 awaited\n",
+      run);
 }
