@@ -1,29 +1,39 @@
-// Restart throughput of mode's supervisors against the raw-CAF floor, in one run.
+// Restart throughput of mode's supervisors against raw-CAF floors, in one run.
 //
-// mode:    a OneForOneSupervisor (restart limit off) holding K children (K = 1, 100)
-//          that crash right after they start (on_started calls crash()); every start
-//          of a child is one real restart. OneForAllSupervisor with 10 children, the
-//          last of which crashes right after start: every crash restarts the group
-//          (9 in place, the crashed one on a fresh actor).
+// mode:    a OneForOneSupervisor (restart limit off) holding K children that crash
+//          at every start, each case with one way of crashing:
+//            crash   on_started calls crash("boom")
+//            throw   on_started throws std::runtime_error (what most users write)
+//            task    a background task throws std::runtime_error
+//          Every start of a child is one real restart. OneForAllSupervisor with 10
+//          children, the last of which calls crash() right after start: every crash
+//          restarts the group (9 in place, the crashed one on a fresh actor).
+//          One case runs with logging set up as docs/logging.md tells users
+//          (setup_logging at "critical", which hides the crash and restart lines);
+//          the others turn mode's loggers off.
 // caf:     the least a supervisor on CAF does per restart: spawn + monitor + a start
-//          message + the child quits with an error + down_msg + respawn; K children
-//          in flight.
+//          message + the child fails + down_msg + respawn, K children in flight. Two
+//          floors: the child calls quit(error) (`quit`, the floor of crash()), or it
+//          throws std::runtime_error from its handler and an exception handler keeps
+//          what() in the exit reason (`throw`, the floor of a throwing child).
 //
 // Every measurement runs on a fresh actor system for a window of 1 s (0.1 s with
-// --quick) after a warm-up of a quarter of that. mode and caf alternate for --reps
-// rounds (default 5), so a burst of load from elsewhere hits both; each line gives
-// medians, and `ratio` is the median of the per-round ratios mode / caf (same number
-// of children; for one_for_all: child restarts per second against the floor for 10).
-//   {"bench":"restart","strategy":"one_for_one","children":1,"impl":"mode",
-//    "restarts_per_s":...,"raw_caf_cycles_per_s":...,"ratio":...}
-//   {"bench":"restart","strategy":"raw_caf","children":1,"impl":"caf","cycles_per_s":...}
-//   {"bench":"restart","strategy":"one_for_all","children":10,"impl":"mode",
-//    "group_restarts_per_s":...,"restarts_per_s":...,"raw_caf_cycles_per_s":...,"ratio":...}
+// --quick) after a warm-up of a quarter of that. mode and its floor alternate for
+// --reps rounds (default 5), so a burst of load from elsewhere hits both; each line
+// gives medians, and `ratio` is the median of the per-round ratios mode / floor (same
+// number of children; for one_for_all: child restarts per second against the floor
+// for 10).
+//   {"bench":"restart","case":"restart/one_for_one_throw-1","strategy":"one_for_one",
+//    "child":"throw","logging":"off","children":1,"impl":"mode","restarts_per_s":...,
+//    "floor":"throw","raw_caf_cycles_per_s":...,"ratio":...}
+//   {"bench":"restart","case":"restart/one_for_one_throw-1","strategy":"raw_caf",
+//    "floor":"throw","children":1,"impl":"caf","cycles_per_s":...}
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,18 +64,64 @@ double rate_of(const counter& c) {
   return static_cast<double>(c1 - c0) / (sw.elapsed_us() / 1e6);
 }
 
-// -- the raw-CAF floor ----------------------------------------------------------------------
+/// How a child fails at every start.
+enum class child_kind {
+  crash,  ///< on_started calls crash("boom")
+  thrown,  ///< on_started throws std::runtime_error
+  task,   ///< a background task throws std::runtime_error
+};
 
-caf::behavior raw_child(caf::event_based_actor* self) {
+const char* to_string(child_kind k) {
+  switch (k) {
+    case child_kind::crash:
+      return "crash";
+    case child_kind::thrown:
+      return "throw";
+    case child_kind::task:
+      return "task";
+  }
+  return "?";
+}
+
+/// How the raw-CAF child fails.
+enum class floor_kind {
+  quit,    ///< quit(error)
+  thrown,  ///< throws from its handler; an exception handler keeps what()
+};
+
+const char* to_string(floor_kind k) {
+  return k == floor_kind::quit ? "quit" : "throw";
+}
+
+// -- the raw-CAF floors ---------------------------------------------------------------------
+
+caf::behavior raw_quitting_child(caf::event_based_actor* self) {
   return {
       [self](go_atom) { self->quit(caf::make_error(caf::sec::runtime_error)); },
   };
 }
 
-caf::behavior raw_supervisor(caf::event_based_actor* self, int children, counter* cycles,
-                             std::atomic<bool>* running) {
-  auto respawn = [self] {
-    auto child = self->spawn(raw_child);
+caf::behavior raw_throwing_child(caf::event_based_actor* self) {
+  // What a CAF user writes to keep the text: CAF's default handler drops it.
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
+    } catch (...) {
+      return caf::make_error(caf::sec::runtime_error);
+    }
+  });
+  return {
+      [](go_atom) { throw std::runtime_error("boom"); },
+  };
+}
+
+caf::behavior raw_supervisor(caf::event_based_actor* self, int children, floor_kind kind,
+                             counter* cycles, std::atomic<bool>* running) {
+  auto respawn = [self, kind] {
+    auto child = kind == floor_kind::quit ? self->spawn(raw_quitting_child)
+                                          : self->spawn(raw_throwing_child);
     self->monitor(child);
     self->send(child, go_atom::value);
   };
@@ -82,12 +138,12 @@ caf::behavior raw_supervisor(caf::event_based_actor* self, int children, counter
   }};
 }
 
-double raw_floor(int children, const bench::options& opts) {
+double raw_floor(int children, floor_kind kind, const bench::options& opts) {
   counter cycles{0};
   std::atomic<bool> running{true};
   caf::actor_system_config cfg;
   caf::actor_system sys{bench::configure(cfg, opts)};
-  auto sup = sys.spawn(raw_supervisor, children, &cycles, &running);
+  auto sup = sys.spawn(raw_supervisor, children, kind, &cycles, &running);
   auto rate = rate_of(cycles);
   running = false;
   return rate;
@@ -95,18 +151,31 @@ double raw_floor(int children, const bench::options& opts) {
 
 // -- mode -------------------------------------------------------------------------------------
 
-/// Crashes right after it started; counts its starts.
+/// Fails right after it started, as `kind` says; counts its starts.
 class Crasher : public mode::Service {
  public:
-  explicit Crasher(counter* starts) : starts_(starts) {}
+  Crasher(counter* starts, child_kind kind) : starts_(starts), kind_(kind) {
+    if (kind_ == child_kind::task)
+      add_task(&Crasher::work, "Crasher.work");
+  }
   mode::task<void> on_started() override {
+    if (kind_ == child_kind::task)
+      co_return;
     starts_->fetch_add(1, std::memory_order_relaxed);
+    if (kind_ == child_kind::thrown)
+      throw std::runtime_error("boom");
     crash("boom");
-    co_return;
   }
 
  private:
+  mode::task<void> work() {
+    starts_->fetch_add(1, std::memory_order_relaxed);
+    throw std::runtime_error("boom");
+    co_return;
+  }
+
   counter* starts_;
+  child_kind kind_;
 };
 
 /// Counts its starts; never crashes by itself.
@@ -128,13 +197,25 @@ mode::SupervisorOptions unlimited() {
   return opts;
 }
 
-double one_for_one(int children, const bench::options& opts) {
+/// Sets up mode's logging for one measurement: off, or as docs/logging.md tells users.
+void apply_logging(bool as_documented) {
+  if (as_documented) {
+    mode::LoggingOptions logging;
+    logging.log_level = "critical";  // hides "Crashed reason=..." and "Restarting dead..."
+    mode::setup_logging(logging);
+    return;
+  }
+  mode::get_logger("mode.services")->set_level(spdlog::level::off);
+  mode::get_logger("mode.supervisors")->set_level(spdlog::level::off);
+}
+
+double one_for_one(int children, child_kind kind, const bench::options& opts) {
   counter starts{0};
   caf::actor_system_config cfg;
   caf::actor_system sys{bench::configure(cfg, opts)};
   auto sup = std::make_shared<mode::OneForOneSupervisor>(unlimited());
   for (int i = 0; i < children; ++i)
-    sup->add(std::make_shared<Crasher>(&starts));
+    sup->add(std::make_shared<Crasher>(&starts, kind));
   mode::ServiceHandle h{sys, sup};
   h.start();
   auto rate = rate_of(starts);
@@ -156,7 +237,7 @@ group_rates one_for_all(int children, const bench::options& opts) {
   sup->add(std::make_shared<Steady>(&first_starts));
   for (int i = 1; i < children - 1; ++i)
     sup->add(std::make_shared<Steady>(&other_starts));
-  sup->add(std::make_shared<Crasher>(&other_starts));
+  sup->add(std::make_shared<Crasher>(&other_starts, child_kind::crash));
   mode::ServiceHandle h{sys, sup};
   h.start();
   // Both counters over the same window: the first child starts once per group.
@@ -173,46 +254,41 @@ group_rates one_for_all(int children, const bench::options& opts) {
   return {groups / secs, (groups + static_cast<double>(o1 - o0)) / secs};
 }
 
-// -- runs ---------------------------------------------------------------------------------------
+// -- cases ------------------------------------------------------------------------------------
 
-void print_floor(int children, const std::vector<double>& raws) {
+/// One benchmark: a supervisor setup and the raw-CAF floor it is compared with.
+struct restart_case {
+  std::string name;
+  bool one_for_all = false;
+  int children = 1;
+  child_kind child = child_kind::crash;
+  floor_kind floor = floor_kind::quit;
+  bool documented_logging = false;
+};
+
+std::vector<restart_case> all_cases() {
+  return {
+      {"restart/one_for_one-1", false, 1, child_kind::crash, floor_kind::quit, false},
+      {"restart/one_for_one-100", false, 100, child_kind::crash, floor_kind::quit, false},
+      {"restart/one_for_one_throw-1", false, 1, child_kind::thrown, floor_kind::thrown, false},
+      {"restart/one_for_one_throw-100", false, 100, child_kind::thrown, floor_kind::thrown, false},
+      {"restart/one_for_one_task-1", false, 1, child_kind::task, floor_kind::thrown, false},
+      {"restart/one_for_one_throw_logging-1", false, 1, child_kind::thrown, floor_kind::thrown,
+       true},
+      {"restart/one_for_all-10", true, 10, child_kind::crash, floor_kind::quit, false},
+  };
+}
+
+void print_floor(const restart_case& c, const std::vector<double>& raws) {
   bench::json_line line{"restart"};
-  line.add("strategy", "raw_caf").add("children", children).add("impl", "caf");
-  line.add("reps", raws.size());
+  line.add("case", c.name).add("strategy", "raw_caf").add("floor", to_string(c.floor));
+  line.add("children", c.children).add("impl", "caf").add("reps", raws.size());
   auto s = bench::summarize(raws);
   line.add("cycles_per_s", s.median).add("cycles_per_s_min", s.min);
   line.print();
 }
 
-void run_one_for_one(int children, int reps, const bench::options& opts) {
-  bool mode = opts.wants_impl("mode");
-  bool caf = opts.wants_impl("caf");
-  std::vector<double> ours;
-  std::vector<double> raws;
-  std::vector<double> ratios;
-  for (int r = 0; r < reps; ++r) {
-    if (caf)
-      raws.push_back(raw_floor(children, opts));
-    if (mode)
-      ours.push_back(one_for_one(children, opts));
-    if (mode && caf)
-      ratios.push_back(bench::ratio(ours.back(), raws.back()));
-  }
-  if (caf)
-    print_floor(children, raws);
-  if (!mode)
-    return;
-  bench::json_line line{"restart"};
-  line.add("strategy", "one_for_one").add("children", children).add("impl", "mode");
-  line.add("reps", ours.size());
-  auto s = bench::summarize(ours);
-  line.add("restarts_per_s", s.median).add("restarts_per_s_min", s.min);
-  line.add("raw_caf_cycles_per_s", caf ? bench::summarize(raws).median : 0.0);
-  line.add("ratio", caf ? bench::summarize(ratios).median : bench::ratio(1, 0));
-  line.print();
-}
-
-void run_one_for_all(int children, int reps, const bench::options& opts) {
+void run_case(const restart_case& c, int reps, const bench::options& opts) {
   bool mode = opts.wants_impl("mode");
   bool caf = opts.wants_impl("caf");
   std::vector<double> groups;
@@ -221,25 +297,34 @@ void run_one_for_all(int children, int reps, const bench::options& opts) {
   std::vector<double> ratios;
   for (int r = 0; r < reps; ++r) {
     if (caf)
-      raws.push_back(raw_floor(children, opts));
+      raws.push_back(raw_floor(c.children, c.floor, opts));
     if (mode) {
-      auto g = one_for_all(children, opts);
-      groups.push_back(g.groups_per_s);
-      ours.push_back(g.restarts_per_s);
+      apply_logging(c.documented_logging);
+      if (c.one_for_all) {
+        auto g = one_for_all(c.children, opts);
+        groups.push_back(g.groups_per_s);
+        ours.push_back(g.restarts_per_s);
+      } else {
+        ours.push_back(one_for_one(c.children, c.child, opts));
+      }
     }
     if (mode && caf)
       ratios.push_back(bench::ratio(ours.back(), raws.back()));
   }
   if (caf)
-    print_floor(children, raws);
+    print_floor(c, raws);
   if (!mode)
     return;
   bench::json_line line{"restart"};
-  line.add("strategy", "one_for_all").add("children", children).add("impl", "mode");
-  line.add("reps", ours.size());
-  line.add("group_restarts_per_s", bench::summarize(groups).median);
+  line.add("case", c.name).add("strategy", c.one_for_all ? "one_for_all" : "one_for_one");
+  line.add("child", to_string(c.child));
+  line.add("logging", c.documented_logging ? "setup_logging(critical)" : "off");
+  line.add("children", c.children).add("impl", "mode").add("reps", ours.size());
+  if (c.one_for_all)
+    line.add("group_restarts_per_s", bench::summarize(groups).median);
   auto s = bench::summarize(ours);
   line.add("restarts_per_s", s.median).add("restarts_per_s_min", s.min);
+  line.add("floor", to_string(c.floor));
   line.add("raw_caf_cycles_per_s", caf ? bench::summarize(raws).median : 0.0);
   line.add("ratio", caf ? bench::summarize(ratios).median : bench::ratio(1, 0));
   line.print();
@@ -249,17 +334,15 @@ int run(const bench::options& opts) {
   if (!opts.impl.empty() && opts.impl != "mode" && opts.impl != "caf")
     throw std::invalid_argument(
         fmt::format("option '--impl': unknown implementation '{}' (known: mode, caf)", opts.impl));
-  bool ofo1 = opts.wants("restart/one_for_one-1");
-  bool ofo100 = opts.wants("restart/one_for_one-100");
-  bool ofa10 = opts.wants("restart/one_for_all-10");
-  if (!ofo1 && !ofo100 && !ofa10)
+  std::vector<restart_case> cases;
+  for (auto& c : all_cases())
+    if (opts.wants(c.name))
+      cases.push_back(c);
+  if (cases.empty())
     throw std::invalid_argument(fmt::format(
         "option '--filter': no benchmark name contains '{}' (see --help)", opts.filter));
   if (opts.quick)
     window = std::chrono::duration<double>{0.1};
-  // The crash and restart lines would be the benchmark: silence them.
-  mode::get_logger("mode.services")->set_level(spdlog::level::off);
-  mode::get_logger("mode.supervisors")->set_level(spdlog::level::off);
   auto meta = bench::meta_line("restart_bench", opts);
   meta.add("caf_version", CAF_VERSION).add("window_s", window.count());
   meta.print();
@@ -269,23 +352,21 @@ int run(const bench::options& opts) {
     bench::json_line{"system"}.add("scheduler_threads", sys.scheduler().num_workers()).print();
   }
   int reps = opts.repetitions(5, 1);
-  if (ofo1)
-    run_one_for_one(1, reps, opts);
-  if (ofo100)
-    run_one_for_one(100, reps, opts);
-  if (ofa10)
-    run_one_for_all(10, reps, opts);
+  for (auto& c : cases)
+    run_case(c, reps, opts);
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return bench::bench_main(
-      argc, argv, "restart_bench",
-      "Prints JSON lines: supervisor restarts per second vs the raw-CAF floor.\n"
-      "Benchmarks: restart/one_for_one-1 restart/one_for_one-100 "
-      "restart/one_for_all-10\n"
-      "Implementations (--impl): mode, caf\n",
-      run);
+  return bench::bench_main(argc, argv, "restart_bench",
+                           "Prints JSON lines: supervisor restarts per second vs raw-CAF floors.\n"
+                           "Benchmarks: restart/one_for_one-1 restart/one_for_one-100\n"
+                           "            restart/one_for_one_throw-1 restart/one_for_one_throw-100\n"
+                           "            restart/one_for_one_task-1\n"
+                           "            restart/one_for_one_throw_logging-1\n"
+                           "            restart/one_for_all-10\n"
+                           "Implementations (--impl): mode, caf\n",
+                           run);
 }
