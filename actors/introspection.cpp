@@ -32,11 +32,10 @@ service_snapshot introspect(service_actor& self) {
   snap.restart_count = svc.restart_count();
   snap.flags.assign(svc.diag.flags().begin(), svc.diag.flags().end());
   snap.tracebacks = svc.tracebacks();
-  auto& slots = svc.binding()->children;
-  for (auto& child : svc.children()) {
-    snap.child_types.push_back(type_label(*child));
-    auto i = slots.find(child.get());
-    snap.child_actors.push_back(i != slots.end() ? i->second : caf::actor{});
+  auto& actors = svc.binding()->children;
+  for (std::size_t i = 0; i < svc.children().size(); ++i) {
+    snap.child_types.push_back(type_label(*svc.children()[i]));
+    snap.child_actors.push_back(i < actors.size() ? actors[i] : caf::actor{});
   }
   return snap;
 }

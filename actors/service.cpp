@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "mode/cron.hpp"
+#include "mode/detail/exception_cast.hpp"
 #include "mode/logging.hpp"
 #include "service_actor.hpp"
 #include "signal_runtime.hpp"
@@ -44,37 +45,48 @@ detail::coro_host& Service::host() {
 // -- lifecycle ------------------------------------------------------------------------------
 
 task<void> Service::start() {
+  // Errors travel as exception_ptrs through these awaits (error_of, fail_with): the
+  // one throw of a crash is the hook's own; it is rethrown only where user code awaits.
   auto& self = this_actor(*this);
   if (started_)
     throw std::logic_error(label() + " already started");
   started_ = true;
   self.keep_alive(true);
   detail::signal_service_running(self, true);
+  std::exception_ptr error;
   if (!first_start_done_) {
     first_start_done_ = true;
-    for (auto& child : on_init_dependencies())
-      add_child(std::move(child));
-    co_await on_first_start();
+    try {
+      for (auto& child : on_init_dependencies())
+        add_child(std::move(child));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (!error)
+      error = co_await detail::error_of(on_first_start());
   }
-  if (should_stop())
+  if (!error && should_stop())
     co_return;
-  log().log(mundane_level, "Starting...");
-  std::exception_ptr error;
-  try {
-    co_await on_start();
-    if (!should_stop()) {
+  if (!error) {
+    if (log().enabled(mundane_level))
+      log().write(mundane_level, "Starting...");
+    error = co_await detail::error_of(on_start());
+  }
+  if (!error && !should_stop()) {
+    try {
       for (auto& [name, factory] : task_factories_)
         add_future(factory(), name);
-      co_await start_children();
+    } catch (...) {
+      error = std::current_exception();
     }
-    if (!should_stop())
-      co_await on_started();
-  } catch (...) {
-    error = std::current_exception();
+    if (!error && !children_.empty())
+      error = co_await detail::error_of(start_children());
   }
+  if (!error && !should_stop())
+    error = co_await detail::error_of(on_started());
   if (error) {
     crash(error);
-    std::rethrow_exception(error);
+    co_await detail::fail_with(std::move(error));
   }
 }
 
@@ -95,23 +107,20 @@ task<void> Service::stop() {
   stopping_ = true;
   stopped_ = true;
   stopped_event_.set();
-  log().log(mundane_level, "Stopping...");
+  if (log().enabled(mundane_level))
+    log().write(mundane_level, "Stopping...");
   host().wake_stopped();
   auto guarded = [this](const char* step, std::exception_ptr err) {
     if (!err)
       return;
-    log().error("Error in {}: {}", step, describe_exception(err));
+    if (log().enabled(spdlog::level::err))
+      log().error("Error in {}: {}", step, describe_exception(err));
     if (!crashed_)
-      mark_crashed(err);
+      mark_crashed(std::move(err));
   };
-  std::exception_ptr error;
-  try {
-    co_await on_stop();
-  } catch (...) {
-    error = std::current_exception();
-  }
-  guarded("on_stop", std::exchange(error, nullptr));
-  co_await stop_children(crashed_);
+  guarded("on_stop", co_await detail::error_of(on_stop()));
+  if (!binding_->children.empty())
+    co_await stop_children(crashed_);
   if (wait_for_shutdown && !shutdown_event_.is_set()) {
     log().debug("Waiting for shutdown");
     detail::event_awaiter awaiter{
@@ -122,17 +131,15 @@ task<void> Service::stop() {
       log().warn("Timed out waiting for set_shutdown() after {}s: shutting down anyway",
                  shutdown_timeout.count());
   }
-  co_await join_futures();
-  co_await exit_contexts();
-  try {
-    co_await on_shutdown();
-  } catch (...) {
-    error = std::current_exception();
-  }
-  guarded("on_shutdown", std::exchange(error, nullptr));
+  if (host().pending_futures() > 0)
+    co_await join_futures();
+  if (!context_order_.empty())
+    co_await exit_contexts();
+  guarded("on_shutdown", co_await detail::error_of(on_shutdown()));
   shutdown_ = true;
   stopping_ = false;
-  log().log(mundane_level, "-Stopped!");
+  if (log().enabled(mundane_level))
+    log().write(mundane_level, "-Stopped!");
   // A stopped service leaves its signals' CAF groups: a group holds its members alive.
   detail::signal_service_running(self, false);
   if (crashed_) {
@@ -144,10 +151,14 @@ task<void> Service::stop() {
 }
 
 task<void> Service::restart() {
-  co_await stop();
+  if (started_ && !stopped_ && !stopping_)
+    co_await stop();
   service_reset();
-  co_await on_restart();
-  co_await start();
+  auto error = co_await detail::error_of(on_restart());
+  if (!error)
+    error = co_await detail::error_of(start());
+  if (error)
+    co_await detail::fail_with(std::move(error));
 }
 
 void Service::service_reset() {
@@ -178,7 +189,14 @@ void Service::crash_with(std::exception_ptr reason, std::string text) {
   if (log().enabled(spdlog::level::err))
     log().error("Crashed reason={}", crash_text());
   auto& self = this_actor(*this);
-  self.host().launch(crash_sequence(), "Service.crash", false);
+  if (started_ && !stopped_) {
+    // The crash's stop sequence begins as soon as the running coroutine yields (no
+    // message to self when there is one). A stop already in progress finishes the
+    // crash when it ends.
+    self.host().launch(stop(), "Service.crash", false);
+  } else if (!stopping_) {
+    self.exit_crashed();
+  }
 }
 
 void Service::mark_crashed(std::exception_ptr reason, std::string text) {
@@ -189,19 +207,9 @@ void Service::mark_crashed(std::exception_ptr reason, std::string text) {
 }
 
 const std::string& Service::crash_text() {
-  // describe_exception rethrows the exception to read it: once per crash is enough.
   if (crash_text_.empty())
     crash_text_ = describe_exception(crash_reason_);
   return crash_text_;
-}
-
-task<void> Service::crash_sequence() {
-  auto& self = this_actor(*this);
-  if (started_ && !stopped_)
-    co_await stop();
-  else if (!stopping_)
-    self.exit_crashed();
-  // A stop already in progress finishes the crash when it ends.
 }
 
 void Service::set_shutdown() {
@@ -218,19 +226,18 @@ void Service::add_child(std::shared_ptr<Service> child) {
 
 namespace {
 
-caf::actor child_actor(service_actor& self, Service& parent,
-                       const std::shared_ptr<Service>& child) {
-  auto& slots = parent.binding()->children;
-  if (auto i = slots.find(child.get()); i != slots.end()) {
-    if (auto alive = child->binding()->get())
-      return i->second;
-    slots.erase(i);
-  }
-  auto hdl =
-      service_actor::spawn(self.home_system(), child, parent.depth() + 1, parent.weak_from_this());
-  self.link_to(hdl);
-  slots.emplace(child.get(), hdl);
-  return hdl;
+/// The actor of child number `index`, spawned if it has none alive.
+caf::actor child_actor(service_actor& self, Service& parent, std::size_t index) {
+  auto& actors = parent.binding()->children;
+  if (actors.size() < parent.children().size())
+    actors.resize(parent.children().size());
+  const auto& child = parent.children()[index];
+  auto& slot = actors[index];
+  if (slot && child->binding()->get())
+    return slot;
+  slot = service_actor::spawn(self.home_system(), child, parent.depth() + 1,
+                              parent.weak_from_this(), self.address());
+  return slot;
 }
 
 }  // namespace
@@ -238,41 +245,37 @@ caf::actor child_actor(service_actor& self, Service& parent,
 task<void> Service::start_children() {
   auto& self = this_actor(*this);
   for (std::size_t i = 0; i < children_.size() && !should_stop(); ++i) {
-    auto child = children_[i];
-    auto hdl = child_actor(self, *this, child);
-    co_await detail::request_awaiter{&self, hdl, caf::make_message(detail::start_atom::value, true),
-                                     "child.maybe_start", std::source_location::current()};
+    auto hdl = child_actor(self, *this, i);
+    if (auto err = co_await detail::try_request_awaiter{&self, hdl, detail::maybe_start_message(),
+                                                        "child.maybe_start"})
+      co_await detail::fail_with(detail::to_exception(err));
   }
 }
 
 task<void> Service::stop_children(bool crashed) {
   auto& self = this_actor(*this);
-  auto& slots = binding_->children;
-  for (auto i = children_.rbegin(); i != children_.rend(); ++i) {
-    auto slot = slots.find(i->get());
-    if (slot == slots.end())
-      continue;
-    auto hdl = slot->second;
-    std::exception_ptr error;
-    try {
-      if (crashed) {
-        // mode marks the whole tree crashed: the child crashes too, then we wait for its
-        // stop sequence to finish.
-        auto reason = crash_reason_ ? crash_text() : std::string{"crashed"};
-        self.send(hdl, detail::crash_atom::value, label() + " <- " + reason);
-        co_await detail::request_awaiter{&self, hdl, caf::make_message(detail::stopped_atom::value),
-                                         "child.wait_stopped", std::source_location::current()};
-      } else {
-        co_await detail::request_awaiter{&self, hdl, caf::make_message(detail::stop_atom::value),
-                                         "child.stop", std::source_location::current()};
-      }
-    } catch (...) {
-      error = std::current_exception();
+  auto& actors = binding_->children;
+  for (auto i = std::min(children_.size(), actors.size()); i-- > 0;) {
+    if (i >= actors.size() || !actors[i])
+      continue;  // never spawned (or removed while an earlier child stopped)
+    auto hdl = actors[i];
+    auto child = children_[i];
+    caf::error error;
+    if (crashed) {
+      // mode marks the whole tree crashed: the child crashes too, then we wait for its
+      // stop sequence to finish.
+      auto reason = crash_reason_ ? crash_text() : std::string{"crashed"};
+      self.send(hdl, detail::crash_atom::value, label() + " <- " + reason);
+      error = co_await detail::try_request_awaiter{&self, hdl, detail::wait_stopped_message(),
+                                                   "child.wait_stopped"};
+    } else {
+      error =
+          co_await detail::try_request_awaiter{&self, hdl, detail::stop_message(), "child.stop"};
     }
     // A child that is already gone counts as stopped; other errors are logged and the
     // remaining children still stop.
-    if (error && !crashed)
-      log().debug("Error stopping child {}: {}", (*i)->label(), describe_exception(error));
+    if (error && !crashed && log().enabled(spdlog::level::debug))
+      log().debug("Error stopping child {}: {}", child->label(), detail::error_text(error));
   }
 }
 
@@ -280,30 +283,34 @@ task<void> Service::add_runtime_dependency(std::shared_ptr<Service> child) {
   add_child(child);
   if (started_ && !should_stop()) {
     auto& self = this_actor(*this);
-    auto hdl = child_actor(self, *this, child);
-    co_await detail::request_awaiter{&self, hdl, caf::make_message(detail::start_atom::value, true),
-                                     "child.maybe_start", std::source_location::current()};
+    auto hdl = child_actor(self, *this, children_.size() - 1);
+    if (auto err = co_await detail::try_request_awaiter{&self, hdl, detail::maybe_start_message(),
+                                                        "child.maybe_start"})
+      co_await detail::fail_with(detail::to_exception(err));
   }
 }
 
 task<void> Service::remove_dependency(std::shared_ptr<Service> child) {
   auto& self = this_actor(*this);
-  auto& slots = binding_->children;
-  if (auto slot = slots.find(child.get()); slot != slots.end()) {
-    auto hdl = slot->second;
-    slots.erase(slot);
-    std::exception_ptr error;
-    try {
-      co_await detail::request_awaiter{&self, hdl, caf::make_message(detail::stop_atom::value),
-                                       "child.stop", std::source_location::current()};
-    } catch (...) {
-      error = std::current_exception();
-    }
-    if (error)
-      log().debug("Error stopping child {}: {}", child->label(), describe_exception(error));
-    self.unlink_from(hdl);
+  auto index = static_cast<std::size_t>(std::find(children_.begin(), children_.end(), child) -
+                                        children_.begin());
+  if (index == children_.size())
+    co_return;
+  auto& actors = binding_->children;
+  caf::actor hdl;
+  if (index < actors.size())
+    hdl = std::move(actors[index]);
+  // Out of both lists before the stop, which suspends: a crash report from it no longer
+  // counts, and other coroutines see consistent indexes.
+  children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
+  if (index < actors.size())
+    actors.erase(actors.begin() + static_cast<std::ptrdiff_t>(index));
+  if (hdl) {
+    auto error =
+        co_await detail::try_request_awaiter{&self, hdl, detail::stop_message(), "child.stop"};
+    if (error && log().enabled(spdlog::level::debug))
+      log().debug("Error stopping child {}: {}", child->label(), detail::error_text(error));
   }
-  std::erase(children_, child);
 }
 
 // -- tasks
@@ -352,29 +359,25 @@ void Service::timer(Seconds interval, task_factory fn, TimerSpec spec) {
         fmt::format("mode: {}: timer interval must be > 0, got {}s", label(), interval.count()));
   auto name = spec.name.empty() ? std::string{"timer"} : spec.name;
   add_task(name, [this, interval, fn = std::move(fn), spec, name]() -> task<void> {
+    std::exception_ptr error;
     if (spec.exec_first && !should_stop())
-      co_await run_guarded(fn, spec.on_error, name);
+      error = co_await detail::error_of(run_guarded(fn, spec.on_error, name));
     auto it = itertimer(interval, spec);
-    while (co_await it.next())
-      co_await run_guarded(fn, spec.on_error, name);
+    while (!error && co_await it.next())
+      error = co_await detail::error_of(run_guarded(fn, spec.on_error, name));
+    if (error)
+      co_await detail::fail_with(std::move(error));
   });
 }
 
 task<void> Service::run_guarded(const task_factory& fn, TaskErrorPolicy policy,
                                 const std::string& name) {
-  if (policy == TaskErrorPolicy::crash) {
-    co_await fn();
+  auto error = co_await detail::error_of(fn());
+  if (!error)
     co_return;
-  }
-  std::exception_ptr error;
-  try {
-    co_await fn();
-  } catch (const CancelledError&) {
-    throw;
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error)
+  if (policy == TaskErrorPolicy::crash || detail::exception_ptr_cast<CancelledError>(error))
+    co_await detail::fail_with(std::move(error));
+  else if (log().enabled(spdlog::level::err))
     log().error("{} raised (continuing): {}", name, describe_exception(error));
 }
 
@@ -400,7 +403,8 @@ void Service::crontab(std::string_view format, task_factory fn, CrontabSpec spec
                if (should_stop())
                  break;
                last = *next;
-               co_await run_guarded(fn, policy, name);
+               if (auto error = co_await detail::error_of(run_guarded(fn, policy, name)))
+                 co_await detail::fail_with(std::move(error));
              }
            });
 }
@@ -409,7 +413,8 @@ void Service::on_task_done(std::uint64_t, bool is_future, std::exception_ptr err
   if (!error || !is_future)
     return;
   if (should_stop()) {
-    log().error("Task raised while stopping: {}", describe_exception(error));
+    if (log().enabled(spdlog::level::err))
+      log().error("Task raised while stopping: {}", describe_exception(error));
     return;
   }
   crash(error);
@@ -438,13 +443,8 @@ task<void> Service::exit_contexts() {
     if (*kind == 0) {
       contexts_[--sync_index].reset();
     } else {
-      std::exception_ptr error;
-      try {
-        co_await async_exits_[--async_index]();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      if (error)
+      auto error = co_await detail::error_of(async_exits_[--async_index]());
+      if (error && log().enabled(spdlog::level::err))
         log().error("Error exiting async context: {}", describe_exception(error));
     }
   }

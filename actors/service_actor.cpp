@@ -25,6 +25,26 @@ std::exception_ptr to_exception(const caf::error& err) {
   return std::make_exception_ptr(ServiceCrashed{error_text(err)});
 }
 
+const caf::message& maybe_start_message() {
+  static const caf::message msg = caf::make_message(start_atom::value, true);
+  return msg;
+}
+
+const caf::message& stop_message() {
+  static const caf::message msg = caf::make_message(stop_atom::value);
+  return msg;
+}
+
+const caf::message& restart_message() {
+  static const caf::message msg = caf::make_message(restart_atom::value);
+  return msg;
+}
+
+const caf::message& wait_stopped_message() {
+  static const caf::message msg = caf::make_message(stopped_atom::value);
+  return msg;
+}
+
 // -- relay ------------------------------------------------------------------------------------
 
 namespace {
@@ -95,13 +115,15 @@ service_actor* running_actor() noexcept {
   return nullptr;
 }
 
-service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc)
+service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc,
+                             caf::actor_addr parent)
     : caf::event_based_actor(cfg),
       svc_(std::move(svc)),
       // The label costs a demangle: only worth it while a blocking detector watches.
       activity_(typeid(*svc_),
                 ActivityRegistry::global().watched() ? svc_->label() : std::string{}),
-      host_(*this) {
+      host_(*this),
+      parent_(std::move(parent)) {
   relay_ = timer_relay(home_system());
 }
 
@@ -115,14 +137,14 @@ caf::behavior service_actor::make_behavior() {
   }
   // CAF's default handler drops the exception's text: keep it as the exit reason.
   set_exception_handler([this](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
-    return make_crash_error(svc_->label() + " <- " + describe_exception(eptr));
+    return make_crash_error(failure_chain(eptr));
   });
   set_exit_handler([this](caf::exit_msg& msg) {
     actor_scope scope{this};
     if (!msg.reason || msg.reason == caf::exit_reason::unreachable || exiting_)
       return;
-    // A linked child crashed with no supervisor in charge, or the parent died: the crash
-    // takes this service down too, and travels on through this actor's own exit.
+    // The parent died without stopping this child (or a user linked this actor to one
+    // that failed): the crash takes this service down too.
     svc_->crash(to_exception(msg.reason));
   });
   set_down_handler([this](caf::down_msg& msg) {
@@ -157,6 +179,20 @@ caf::behavior service_actor::make_behavior() {
         auto rp = make_response_promise();
         run_lifecycle(svc_->restart(), "Service.restart", rp);
         return caf::delegated<void>{};
+      },
+      [this](child_exit_atom, const caf::actor_addr& child, const caf::error& reason) {
+        // A child crashed with no supervisor in charge: the crash takes this service down
+        // too, and travels on through this actor's own exit. (Children report; they are
+        // not linked: CAF unlinks by walking a list, so n children cost O(n^2).)
+        actor_scope scope{this};
+        if (exiting_ || svc_->crashed_)
+          return;
+        auto& kids = svc_->binding_->children;
+        if (std::none_of(kids.begin(), kids.end(), [&](const caf::actor& k) {
+              return k && child.compare(caf::actor_cast<caf::abstract_actor*>(k)) == 0;
+            }))
+          return;  // removed from this service meanwhile
+        svc_->crash(to_exception(reason));
       },
       [this](crash_atom, const std::string& reason) {
         actor_scope scope{this};
@@ -207,13 +243,21 @@ void service_actor::on_exit() {
   for (auto& rp : stopped_waiters_)
     rp.deliver(caf::unit);
   stopped_waiters_.clear();
+  const auto& reason = fail_state();
+  bool failed =
+      reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::unreachable;
+  if (failed && parent_)
+    if (auto parent = caf::actor_cast<caf::actor>(parent_))
+      caf::anon_send(parent, child_exit_atom::value, address(), reason);
   auto& b = *svc_->binding_;
   std::lock_guard<std::mutex> guard{b.mtx};
   b.self = nullptr;
-  // The children are going away with this actor's references: unlinked first, they are
-  // spared an exit message each that they would only ignore.
-  for (auto& [child, hdl] : b.children)
-    unlink_from(hdl);
+  // Killed, or failed without running its stop sequence: what a link would have done,
+  // each child is told (a finished stop already stopped or crashed them).
+  if (failed && !svc_->shutdown_)
+    for (auto& child : b.children)
+      if (child)
+        send_exit(child, reason);
   if (b.actor == address())
     b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
   b.children.clear();
@@ -249,15 +293,9 @@ void service_actor::keep_alive(bool on) {
 
 namespace {
 
-task<void> lifecycle_step(task<void> step, caf::response_promise rp, const Service* svc) {
-  std::exception_ptr error;
-  try {
-    co_await std::move(step);
-  } catch (...) {
-    error = std::current_exception();
-  }
-  if (error)
-    rp.deliver(make_crash_error(svc->label() + " <- " + describe_exception(error)));
+task<void> lifecycle_step(task<void> step, caf::response_promise rp, service_actor* self) {
+  if (auto error = co_await error_of(std::move(step)))
+    rp.deliver(make_crash_error(self->failure_chain(error)));
   else
     rp.deliver(caf::unit);
 }
@@ -267,8 +305,7 @@ task<void> lifecycle_step(task<void> step, caf::response_promise rp, const Servi
 void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
   // Begun at once, in the handler that asked for it: a start or stop costs no extra
   // message to self.
-  auto id =
-      host_.launch(lifecycle_step(std::move(step), std::move(rp), svc_.get()), name, false, false);
+  auto id = host_.launch(lifecycle_step(std::move(step), std::move(rp), this), name, false, false);
   host_.begin(id);
 }
 
@@ -276,11 +313,22 @@ void service_actor::exit_crashed() {
   if (exiting_)
     return;
   exiting_ = true;
-  std::string reason = svc_->label() + " <- ";
-  reason += svc_->crash_reason_ ? svc_->crash_text() : std::string{"crashed"};
+  auto reason = failure_chain(svc_->crash_reason_);
   keep_alive(false);
   notify_stopped();
   quit(make_crash_error(reason));
+}
+
+std::string service_actor::failure_chain(const std::exception_ptr& error) {
+  std::string chain = svc_->label();
+  chain += " <- ";
+  if (!error)
+    chain += "crashed";
+  else if (error == svc_->crash_reason_)
+    chain += svc_->crash_text();
+  else
+    chain += describe_exception(error);
+  return chain;
 }
 
 void service_actor::notify_stopped() {
@@ -324,6 +372,11 @@ caf::message request_awaiter::await_resume() {
   return std::move(result_);
 }
 
+caf::error try_request_awaiter::await_resume() {
+  wait_awaiter::await_resume();  // throws only CancelledError, when its task is cancelled
+  return std::move(error_);
+}
+
 // -- spawning -----------------------------------------------------------------------------------
 
 bool service_actor::finished() const noexcept {
@@ -331,11 +384,11 @@ bool service_actor::finished() const noexcept {
 }
 
 caf::actor service_actor::spawn(caf::actor_system& sys, std::shared_ptr<Service> svc, int depth,
-                                std::weak_ptr<Service> parent) {
+                                std::weak_ptr<Service> parent, caf::actor_addr parent_actor) {
   svc->depth_ = depth;
   svc->parent_ = std::move(parent);
   auto& b = *svc->binding_;
-  auto hdl = sys.spawn<service_actor>(svc);
+  auto hdl = sys.spawn<service_actor>(svc, std::move(parent_actor));
   std::lock_guard<std::mutex> guard{b.mtx};
   b.system = &sys;
   b.actor = hdl.address();

@@ -30,6 +30,8 @@ using timeout_atom = caf::atom_constant<caf::atom("m_timeout")>;
 using begin_atom = caf::atom_constant<caf::atom("m_begin")>;
 using traces_atom = caf::atom_constant<caf::atom("m_traces")>;
 using relay_atom = caf::atom_constant<caf::atom("m_relay")>;
+/// `(child_exit_atom, child address, reason)`: a child's actor exited with an error.
+using child_exit_atom = caf::atom_constant<caf::atom("m_chexit")>;
 /// `(run_atom, actor_job_ptr, std::uint32_t slot)`: run a job on the service's actor.
 using run_atom = caf::atom_constant<caf::atom("m_run")>;
 
@@ -40,6 +42,13 @@ constexpr caf::atom_value error_category = caf::atom("mode");
 enum class errc : std::uint8_t {
   crashed = 1,  ///< the service crashed; the context holds the reason text
 };
+
+/// The lifecycle requests, built once: a message is copy-on-write with an atomic
+/// reference count, so every start, stop and restart can share one.
+const caf::message& maybe_start_message();  ///< (start_atom, true): mode's maybe_start
+const caf::message& stop_message();
+const caf::message& restart_message();
+const caf::message& wait_stopped_message();
 
 /// An exit reason that carries a crash: `mode::crashed(<reason>)`.
 caf::error make_crash_error(const std::string& reason_text);
@@ -62,8 +71,9 @@ struct service_binding {
   caf::actor_addr actor;  ///< weak: the actor owns the Service, not the other way
   /// The hosting actor; valid, and touched, only on that actor.
   class service_actor* self = nullptr;
-  /// Strong references to the children's actors (touched only on this actor).
-  std::unordered_map<const Service*, caf::actor> children;
+  /// Strong references to the children's actors, by their index in
+  /// Service::children() (empty: not spawned); touched only on this actor.
+  std::vector<caf::actor> children;
   /// The signal layer's per-service state (its CAF group memberships); created on first use.
   std::shared_ptr<signal_home> signals;
 
@@ -80,7 +90,9 @@ caf::actor timer_relay(caf::actor_system& sys);
 /// The actor that runs one Service.
 class service_actor : public caf::event_based_actor, public host_driver {
  public:
-  service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc);
+  /// `parent`: the actor of the service this one is a child of (told when this actor
+  /// exits with an error), or none.
+  service_actor(caf::actor_config& cfg, std::shared_ptr<Service> svc, caf::actor_addr parent);
   ~service_actor() override;
 
   caf::behavior make_behavior() override;
@@ -103,15 +115,19 @@ class service_actor : public caf::event_based_actor, public host_driver {
   void run_lifecycle(task<void> step, const char* name, caf::response_promise rp);
   /// Exits the actor with the crash reason (after the crash's stop sequence).
   void exit_crashed();
+  /// `Label <- <what error says>`: the chain an error of this service travels as. The
+  /// service's own crash reason is described once and reused.
+  std::string failure_chain(const std::exception_ptr& error);
   /// Answers every pending wait-until-stopped request.
   void notify_stopped();
   /// True once the service's stop sequence has finished or the actor is exiting.
   [[nodiscard]] bool finished() const noexcept;
 
   /// Spawns an actor hosting `svc` (which must not be hosted by a live actor) at
-  /// `depth` in the tree, below `parent`.
+  /// `depth` in the tree, below `parent`. `parent_actor`: the actor to tell if this one
+  /// exits with an error (a child's parent; supervisors monitor instead).
   static caf::actor spawn(caf::actor_system& sys, std::shared_ptr<Service> svc, int depth,
-                          std::weak_ptr<Service> parent);
+                          std::weak_ptr<Service> parent, caf::actor_addr parent_actor = {});
 
  private:
   std::shared_ptr<Service> svc_;
@@ -119,6 +135,7 @@ class service_actor : public caf::event_based_actor, public host_driver {
   ActivitySlot activity_;
   coro_host host_;
   caf::actor relay_;
+  caf::actor_addr parent_;
   caf::strong_actor_ptr keep_alive_;
   std::vector<caf::response_promise> stopped_waiters_;
   bool exiting_ = false;
@@ -128,22 +145,30 @@ class service_actor : public caf::event_based_actor, public host_driver {
 service_actor* running_actor() noexcept;
 
 /// Awaits a request to another service's actor: resumes with the response or rethrows
-/// its error. Used for child start/stop and by ServiceHandle's awaitable calls.
+/// its error (as ServiceCrashed). For awaits that user code makes (ServiceHandle's
+/// awaitable calls); the framework's own use try_request_awaiter.
 class request_awaiter : public wait_awaiter {
  public:
   request_awaiter(service_actor* self, caf::actor dest, caf::message msg, const char* what,
-                  std::source_location where);
+                  std::source_location where = std::source_location::current());
   caf::message await_resume();
 
  protected:
   void on_registered(std::uint64_t id) override;
 
- private:
   service_actor* self_;
   caf::actor dest_;
   caf::message msg_;
   caf::message result_;
   caf::error error_;
+};
+
+/// A request_awaiter that resumes with the error (empty on success) instead of throwing
+/// it: a throw is a full unwind, and the framework only passes errors on.
+class try_request_awaiter : public request_awaiter {
+ public:
+  using request_awaiter::request_awaiter;
+  caf::error await_resume();
 };
 
 }  // namespace mode::detail

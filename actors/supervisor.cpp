@@ -54,23 +54,6 @@ bool same_actor(const caf::actor_addr& addr, const caf::actor& hdl) noexcept {
   return hdl && addr.compare(caf::actor_cast<caf::abstract_actor*>(hdl)) == 0;
 }
 
-// Built once: a message is copy-on-write and its reference count is atomic, so
-// every restart can share these instead of allocating its own.
-const caf::message& start_message() {
-  static const caf::message msg = caf::make_message(detail::start_atom::value, true);
-  return msg;
-}
-
-const caf::message& restart_message() {
-  static const caf::message msg = caf::make_message(detail::restart_atom::value);
-  return msg;
-}
-
-const caf::message& stop_message() {
-  static const caf::message msg = caf::make_message(detail::stop_atom::value);
-  return msg;
-}
-
 // g++ 12 rejects a braced list inside co_await ("array used as initializer").
 std::vector<std::shared_ptr<Service>> only(std::shared_ptr<Service> svc) {
   std::vector<std::shared_ptr<Service>> one;
@@ -487,9 +470,9 @@ task<void> SupervisorStrategy::run_until_complete() {
   if (!hdl)
     hdl = service_actor::spawn(caller->home_system(), shared_from_this(),
                                caller->service().depth() + 1, caller->service().weak_from_this());
-  co_await request_awaiter{caller, hdl, start_message(), "Supervisor.run_until_complete",
-                           std::source_location::current()};
-  co_await request_awaiter{caller, hdl, stop_message(), "Supervisor.run_until_complete",
+  co_await request_awaiter{caller, hdl, detail::maybe_start_message(),
+                           "Supervisor.run_until_complete", std::source_location::current()};
+  co_await request_awaiter{caller, hdl, detail::stop_message(), "Supervisor.run_until_complete",
                            std::source_location::current()};
 }
 
@@ -497,22 +480,12 @@ task<void> SupervisorStrategy::run_until_complete() {
 
 namespace {
 
-/// Sends a (re)start to a held service's fresh actor and waits for the answer. A
-/// service that fails to start has crashed: its down message brings the restart, so
-/// the failure is only logged here.
-task<void> await_launch(SupervisorStrategy& sup, caf::actor hdl, caf::message msg, const char* what,
-                        const char* verb, const Service& service) {
-  std::exception_ptr error;
-  try {
-    co_await request_awaiter{&own_actor(sup), std::move(hdl), std::move(msg), what,
-                             std::source_location::current()};
-  } catch (const CancelledError&) {
-    throw;
-  } catch (...) {
-    error = std::current_exception();
-  }
+/// A held service that failed to (re)start has crashed: its down message brings the
+/// restart, so the failure is only logged.
+void log_launch_failure(const SupervisorStrategy& sup, const caf::error& error, const char* verb,
+                        const Service& service) {
   if (error && sup.logger()->should_log(spdlog::level::debug))
-    sup.log().debug("{} failed to {}: {}", service.label(), verb, describe_exception(error));
+    sup.log().debug("{} failed to {}: {}", service.label(), verb, detail::error_text(error));
 }
 
 /// Puts slot `s` on a live actor and returns the message that (re)starts it there.
@@ -527,12 +500,12 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
       self.monitor(s.actor);
       s.monitored_by = self.address();
     }
-    return restart ? restart_message() : start_message();
+    return restart ? detail::restart_message() : detail::maybe_start_message();
   }
   // No actor: never spawned, or its actor is gone, which makes the object ours to
   // inspect (its actor ran on_exit before the down message was sent).
   auto& svc = *s.service;
-  const caf::message* msg = &start_message();
+  const caf::message* msg = &detail::maybe_start_message();
   bool used = svc.started() || svc.crashed();
   if (used && s.factory) {
     auto fresh = s.factory();
@@ -549,7 +522,8 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
     // Crashed before it ever started: Service::restart would only finish that crash.
     svc.service_reset();
   } else if (used) {
-    msg = &restart_message();  // Service::restart: reset (restart_count + 1), on_restart, start
+    msg = &detail::restart_message();  // Service::restart: reset (restart_count + 1), on_restart,
+                                       // start
   }
   s.actor =
       service_actor::spawn(self.home_system(), s.service, sup.depth() + 1, sup.weak_from_this());
@@ -574,7 +548,9 @@ task<void> SupervisorStrategy::start_service(std::shared_ptr<Service> service) {
     co_return;
   s->forfeited = false;
   const auto& msg = relaunch(*this, *s, false);
-  co_await await_launch(*this, s->actor, msg, "Supervisor.start_service", "start", *service);
+  auto error = co_await detail::try_request_awaiter{&own_actor(*this), s->actor, msg,
+                                                    "Supervisor.start_service"};
+  log_launch_failure(*this, error, "start", *service);
 }
 
 task<void> SupervisorStrategy::restart_services(std::vector<std::shared_ptr<Service>> services) {
@@ -629,7 +605,9 @@ task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service)
     s->service = std::move(fresh);  // the slot's factory, if any, stays its spec
   }
   const auto& msg = relaunch(*this, *s, true);
-  co_await await_launch(*this, s->actor, msg, "Supervisor.restart_service", "restart", *service);
+  auto error = co_await detail::try_request_awaiter{&own_actor(*this), s->actor, msg,
+                                                    "Supervisor.restart_service"};
+  log_launch_failure(*this, error, "restart", *service);
 }
 
 void SupervisorStrategy::fail_max_restarts(const std::string& last_crash) {
@@ -658,7 +636,7 @@ task<void> SupervisorStrategy::stop_services(std::vector<std::shared_ptr<Service
   }
   if (dests.empty())
     co_return;
-  group_request awaiter{self, dests, stop_message(), to_nanoseconds(stop_timeout),
+  group_request awaiter{self, dests, detail::stop_message(), to_nanoseconds(stop_timeout),
                         "Supervisor.stop_services"};
   co_await awaiter;
   for (std::size_t i = 0; i < dests.size(); ++i) {

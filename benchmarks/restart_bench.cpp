@@ -66,9 +66,9 @@ double rate_of(const counter& c) {
 
 /// How a child fails at every start.
 enum class child_kind {
-  crash,  ///< on_started calls crash("boom")
+  crash,   ///< on_started calls crash("boom")
   thrown,  ///< on_started throws std::runtime_error
-  task,   ///< a background task throws std::runtime_error
+  task,    ///< a background task throws std::runtime_error
 };
 
 const char* to_string(child_kind k) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mode/detail/awaiters.hpp"
+#include "mode/detail/exception_cast.hpp"
 
 namespace mode::detail {
 
@@ -39,7 +40,9 @@ coro_host::~coro_host() {
 
 // -- root tasks -----------------------------------------------------------------
 
-std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, bool post_begin) {
+std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, bool deferred) {
+  if (!t.valid())
+    return 0;
   auto record = std::make_unique<task_record>();
   record->id = next_id_++;
   record->name = std::move(name);
@@ -49,8 +52,12 @@ std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, 
   record->root.promise().root_ = record.get();
   auto id = record->id;
   tasks_.emplace(id, std::move(record));
-  if (post_begin)
-    driver_.post_begin(id);
+  if (deferred) {
+    if (depth_ > 0 || draining_)
+      soon_.push_back(id);  // no message: drain() begins it when the running one yields
+    else
+      driver_.post_begin(id);
+  }
   return id;
 }
 
@@ -58,15 +65,18 @@ void coro_host::begin(std::uint64_t id) {
   auto i = tasks_.find(id);
   if (i == tasks_.end() || i->second->begun)
     return;
-  auto* record = i->second.get();
-  record->begun = true;
-  auto* previous = std::exchange(current_, record);
+  run_first_step(*i->second);
+  drain();
+}
+
+void coro_host::run_first_step(task_record& record) {
+  record.begun = true;
+  auto* previous = std::exchange(current_, &record);
   running_scope scope{this};
   ++depth_;
-  record->root.resume();
+  record.root.resume();
   --depth_;
   current_ = previous;
-  drain();
 }
 
 std::size_t coro_host::pending_futures() const noexcept {
@@ -123,6 +133,7 @@ void coro_host::destroy_all() noexcept {
   }
   waits_.clear();
   finished_.clear();
+  soon_.clear();
 }
 
 // -- waits ------------------------------------------------------------------------
@@ -220,26 +231,47 @@ void coro_host::on_root_finished(task_record* record) noexcept {
 void coro_host::drain() {
   // Only the outermost resume reaps: an inner one may run while a finished frame's
   // caller is still on the stack.
-  if (depth_ > 0)
+  if (depth_ > 0 || draining_)
     return;
-  while (!finished_.empty()) {
-    auto* record = finished_.back();
-    finished_.pop_back();
-    auto i = tasks_.find(record->id);
-    if (i == tasks_.end())
-      continue;
-    auto owned = std::move(i->second);
-    tasks_.erase(i);
-    std::exception_ptr error;
-    try {
-      owned->root.promise().take();
-    } catch (const CancelledError&) {
-      // A cancelled task ending with the cancellation is a normal end.
-    } catch (...) {
-      error = std::current_exception();
+  struct draining_scope {
+    coro_host& host;
+    explicit draining_scope(coro_host& h) noexcept : host(h) { host.draining_ = true; }
+    draining_scope(const draining_scope&) = delete;
+    draining_scope& operator=(const draining_scope&) = delete;
+    ~draining_scope() {
+      host.draining_ = false;
+      // Left early by an exception: what did not begin yet begins on a later turn.
+      for (auto id : host.soon_)
+        if (auto i = host.tasks_.find(id); i != host.tasks_.end() && !i->second->begun)
+          host.driver_.post_begin(id);
+      host.soon_.clear();
     }
-    owned->root.destroy();
-    driver_.on_task_done(owned->id, owned->is_future, error);
+  } scope{*this};
+  for (std::size_t next = 0;;) {
+    if (!finished_.empty()) {
+      auto* record = finished_.back();
+      finished_.pop_back();
+      auto i = tasks_.find(record->id);
+      if (i == tasks_.end())
+        continue;
+      auto owned = std::move(i->second);
+      tasks_.erase(i);
+      // Read in place, not rethrown: a cancelled task ending with the cancellation is
+      // a normal end.
+      auto error = std::move(owned->root.promise().exception_);
+      if (error && exception_ptr_cast<CancelledError>(error) != nullptr)
+        error = nullptr;
+      owned->root.destroy();
+      driver_.on_task_done(owned->id, owned->is_future, std::move(error));
+      continue;
+    }
+    if (next < soon_.size()) {
+      auto i = tasks_.find(soon_[next++]);
+      if (i != tasks_.end() && !i->second->begun)
+        run_first_step(*i->second);
+      continue;
+    }
+    return;
   }
 }
 

@@ -16,14 +16,22 @@ std::string demangle(const char* mangled) {
   return status == 0 && name ? std::string{name.get()} : std::string{mangled};
 }
 
+const std::string& type_name(const std::type_info& type) {
+  // Demangling costs microseconds and type names go into every crash chain (a
+  // supervisor's restart path): once per type and thread, no lock needed. Keyed by
+  // address, since hashing a type_index hashes its name.
+  thread_local std::unordered_map<const std::type_info*, std::string> cache;
+  auto& name = cache[&type];
+  if (name.empty())
+    name = demangle(type.name());
+  return name;
+}
+
 std::string class_label(const std::type_info& type) {
-  // Demangling costs microseconds and labels go into every crash chain (a supervisor's
-  // restart path): once per type and thread, no lock needed. Keyed by address, since
-  // hashing a type_index hashes its name.
   thread_local std::unordered_map<const std::type_info*, std::string> cache;
   auto& name = cache[&type];
   if (name.empty()) {
-    name = demangle(type.name());
+    name = type_name(type);
     // Templates keep their namespaces: the last "::" may sit inside the arguments.
     if (auto pos = name.rfind("::");
         pos != std::string::npos && name.find('<') == std::string::npos)

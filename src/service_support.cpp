@@ -1,6 +1,4 @@
 // The framework-neutral parts of Service: state, labels, diagnostics, tracebacks.
-#include <cxxabi.h>
-
 #include <cstdlib>
 #include <memory>
 #include <typeinfo>
@@ -8,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mode/detail/demangle.hpp"
+#include "mode/detail/exception_cast.hpp"
 #include "mode/service.hpp"
 
 namespace mode {
@@ -29,19 +28,20 @@ std::string_view to_string(ServiceState state) noexcept {
 }
 
 std::string describe_exception(const std::exception_ptr& error) {
+  // Read in place: a rethrow to look at it would cost a second unwind per crash.
   if (!error)
     return "no exception";
-  try {
-    std::rethrow_exception(error);
-  } catch (const ServiceCrashed& e) {
-    // Already a chain naming the services it went through.
-    return e.what();
-  } catch (const std::exception& e) {
-    return detail::demangle(typeid(e).name()) + ": " + e.what();
-  } catch (...) {
-    auto* type = abi::__cxa_current_exception_type();
-    return type != nullptr ? detail::demangle(type->name()) : std::string{"unknown exception"};
+  if (const auto* chain = detail::exception_ptr_cast<ServiceCrashed>(error))
+    return chain->what();  // already a chain naming the services it went through
+  const auto* type = detail::exception_type(error);
+  if (type == nullptr)
+    return "unknown exception";
+  std::string text = detail::type_name(*type);
+  if (const auto* e = detail::exception_ptr_cast<std::exception>(error)) {
+    text += ": ";
+    text += e->what();
   }
+  return text;
 }
 
 ServiceState Service::state() const noexcept {

@@ -788,7 +788,10 @@ TEST_CASE("signals: no group leak after 10,000 signals are created and destroyed
     CHECK(
         eventually([&] { return mode::signal_group_pool_stats(fx.sys).in_use == before.in_use; }));
     auto after = mode::signal_group_pool_stats(fx.sys);
-    CHECK(after.created - before.created <= 6);  // not 20,000
+    // Not 20,000. A signal's groups live until its last message has been handled and
+    // freed, which may be a little after its receivers ran, so a few signals' names
+    // (2 each) are out at once while the next ones are made.
+    CHECK(after.created - before.created <= 32);
     CHECK(mode::detail::signal_current_service() == nullptr);
     h.stop();
   }

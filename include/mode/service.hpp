@@ -219,21 +219,23 @@ class Service : public std::enable_shared_from_this<Service> {
   virtual ~Service();
 
   // -- lifecycle hooks (override these) -------------------------------------------
+  // The defaults return an empty task, which awaits as a no-op without a coroutine
+  // frame; an override may still `co_await Service::on_start();`.
 
   /// Children to add before the first start (mode's on_init_dependencies).
   virtual std::vector<std::shared_ptr<Service>> on_init_dependencies() { return {}; }
   /// The first start of this instance only (not after restart).
-  virtual task<void> on_first_start() { co_return; }
+  virtual task<void> on_first_start() { return {}; }
   /// Every start, before tasks and children start.
-  virtual task<void> on_start() { co_return; }
+  virtual task<void> on_start() { return {}; }
   /// Every start, after tasks launched and children started.
-  virtual task<void> on_started() { co_return; }
+  virtual task<void> on_started() { return {}; }
   /// Every stop, first thing after the stopped flag is set.
-  virtual task<void> on_stop() { co_return; }
+  virtual task<void> on_stop() { return {}; }
   /// Every stop, last thing.
-  virtual task<void> on_shutdown() { co_return; }
+  virtual task<void> on_shutdown() { return {}; }
   /// On restart(), between the reset and the new start.
-  virtual task<void> on_restart() { co_return; }
+  virtual task<void> on_restart() { return {}; }
 
   // -- lifecycle (call on this service's actor) -------------------------------------
 
@@ -427,6 +429,7 @@ class Service : public std::enable_shared_from_this<Service> {
   T& add_context(std::unique_ptr<T> resource) {
     auto& ref = *resource;
     contexts_.push_back(std::shared_ptr<void>(std::move(resource)));
+    context_order_.push_back(0);
     return ref;
   }
   /// mode's add_async_context: enters `ctx` now (`co_await ctx->aenter()`) and exits it
@@ -470,7 +473,6 @@ class Service : public std::enable_shared_from_this<Service> {
   void crash_with(std::exception_ptr reason, std::string text);
   /// describe_exception(crash_reason_), worked out once.
   const std::string& crash_text();
-  task<void> crash_sequence();
   void on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error);
   void push_async_exit(std::function<task<void>()> exit);
   task<void> run_guarded(const task_factory& fn, TaskErrorPolicy policy, const std::string& name);

@@ -18,6 +18,7 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -36,6 +37,10 @@ class task;
 namespace detail {
 
 struct task_record;
+template <class T>
+struct error_awaiter;
+template <class T>
+error_awaiter<T> error_of(task<T>&& t) noexcept;
 
 /// State shared by every task promise, whatever its result type.
 struct task_promise_base {
@@ -48,19 +53,27 @@ struct task_promise_base {
   task_record* root_ = nullptr;
   std::exception_ptr exception_;
 
+  /// Set once the coroutine ran to its end, or ended through fail_with().
+  bool finished_ = false;
+
   struct final_awaiter {
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
-      auto& p = self.promise();
-      if (p.root_ != nullptr)
-        notify_root_finished(p.root_);
-      if (p.inline_ || !p.continuation_)
-        return std::noop_coroutine();
-      return p.continuation_;
+      return self.promise().complete();
     }
     void await_resume() const noexcept {}
   };
+
+  /// Marks the task finished and says who runs next: its awaiter, or nobody.
+  std::coroutine_handle<> complete() noexcept {
+    finished_ = true;
+    if (root_ != nullptr)
+      notify_root_finished(root_);
+    if (inline_ || !continuation_)
+      return std::noop_coroutine();
+    return continuation_;
+  }
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
   final_awaiter final_suspend() const noexcept { return {}; }
@@ -97,6 +110,10 @@ struct task_promise<void> : task_promise_base {
 }  // namespace detail
 
 /// A coroutine returning T, run on the actor of the service that awaits it.
+///
+/// An empty task<void> (default-constructed, `return {};` from a function returning
+/// task<void>) is a task that has already finished: awaiting it does nothing and costs
+/// no coroutine frame. Service's default hooks return one.
 template <class T>
 class [[nodiscard]] task {
  public:
@@ -125,13 +142,14 @@ class [[nodiscard]] task {
   /// True if this object owns a coroutine.
   [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(handle_); }
   /// True once the coroutine ran to its end (returned or threw).
-  [[nodiscard]] bool done() const noexcept { return handle_ && handle_.done(); }
+  [[nodiscard]] bool done() const noexcept { return handle_ && handle_.promise().finished_; }
 
   // -- awaiting ---------------------------------------------------------------
 
+  /// Awaiting a task runs it; an empty task<void> counts as finished (see below).
   struct awaiter {
     handle_type child;
-    bool await_ready() const noexcept { return !child || child.done(); }
+    bool await_ready() const noexcept { return !child || child.promise().finished_; }
     bool await_suspend(std::coroutine_handle<> parent) {
       auto& p = child.promise();
       p.continuation_ = parent;
@@ -139,9 +157,18 @@ class [[nodiscard]] task {
       child.resume();
       p.inline_ = false;
       // Finished without suspending: let the parent go on without a suspension.
-      return !child.done();
+      return !p.finished_;
     }
-    T await_resume() { return child.promise().take(); }
+    T await_resume() {
+      if constexpr (std::is_void_v<T>) {
+        if (child)
+          child.promise().take();
+      } else {
+        if (!child)
+          throw std::logic_error("mode: co_await on an empty mode::task<T>");
+        return child.promise().take();
+      }
+    }
   };
 
   awaiter operator co_await() && noexcept { return awaiter{handle_}; }
@@ -153,6 +180,9 @@ class [[nodiscard]] task {
   handle_type release() noexcept { return std::exchange(handle_, {}); }
 
  private:
+  template <class U>
+  friend detail::error_awaiter<U> detail::error_of(task<U>&& t) noexcept;
+
   void reset() noexcept {
     if (handle_)
       std::exchange(handle_, {}).destroy();
@@ -171,6 +201,50 @@ task<T> task_promise<T>::get_return_object() noexcept {
 inline task<void> task_promise<void>::get_return_object() noexcept {
   return task<void>{std::coroutine_handle<task_promise<void>>::from_promise(*this)};
 }
+
+// -- the framework's own awaits: exceptions passed on, not rethrown ------------------
+//
+// A rethrow is a full unwind, and a crash used to be rethrown at every level of the
+// lifecycle (hook -> start -> lifecycle step -> ...). Framework coroutines pass the
+// exception_ptr on instead; it is rethrown only where user code awaits.
+
+/// Awaits a task like `co_await t`, but yields the exception it ended with (null if it
+/// returned) instead of rethrowing it. The task must live until the co_await ends, as
+/// a temporary in the same expression does: `co_await error_of(on_start())`.
+template <class T>
+struct error_awaiter {
+  explicit error_awaiter(typename task<T>::handle_type child) noexcept : inner{child} {}
+  typename task<T>::awaiter inner;
+  bool await_ready() const noexcept { return inner.await_ready(); }
+  bool await_suspend(std::coroutine_handle<> parent) { return inner.await_suspend(parent); }
+  std::exception_ptr await_resume() const noexcept {
+    return inner.child ? inner.child.promise().exception_ : nullptr;
+  }
+};
+
+template <class T>
+error_awaiter<T> error_of(task<T>&& t) noexcept {
+  return error_awaiter<T>{t.handle_};
+}
+
+/// `co_await fail_with(e)` ends the coroutine as if `e` escaped it, without a throw:
+/// its awaiter sees `e` (rethrown by `co_await`, returned by error_of). The coroutine
+/// never resumes; its owner destroys the frame as it would a finished one.
+class fail_with {
+ public:
+  explicit fail_with(std::exception_ptr error) noexcept : error_(std::move(error)) {}
+  bool await_ready() const noexcept { return false; }
+  template <class Promise>
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
+    auto& p = self.promise();
+    p.exception_ = std::move(error_);
+    return p.complete();
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  std::exception_ptr error_;
+};
 
 }  // namespace detail
 

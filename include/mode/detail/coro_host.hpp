@@ -91,9 +91,11 @@ class coro_host {
 
   // -- root tasks ---------------------------------------------------------------
 
-  /// Takes `t` as a root task; it begins on a later turn of the actor, or, with
-  /// `post_begin` false, when the caller calls begin().
-  std::uint64_t launch(task<void> t, std::string name, bool is_future, bool post_begin = true);
+  /// Takes `t` as a root task and returns its id (0 for an empty task, which has
+  /// nothing to run). With `deferred` it begins as soon as the coroutine running now
+  /// suspends or ends (as an asyncio task begins when the current one yields), or on a
+  /// later turn of the actor if none is running; otherwise when the caller calls begin().
+  std::uint64_t launch(task<void> t, std::string name, bool is_future, bool deferred = true);
 
   /// Begins root task `id` now (called for the driver's post_begin message).
   void begin(std::uint64_t id);
@@ -147,6 +149,8 @@ class coro_host {
 
  private:
   void resume_node(wait_node& node, wake_reason reason);
+  /// Begins root task `record` (not yet begun) without reaping afterwards.
+  void run_first_step(task_record& record);
   void drain();
 
   host_driver& driver_;
@@ -154,8 +158,11 @@ class coro_host {
   std::unordered_map<std::uint64_t, std::unique_ptr<task_record>> tasks_;
   std::unordered_map<std::uint64_t, wait_node*> waits_;
   std::vector<task_record*> finished_;
+  /// Root tasks to begin once the running coroutine yields (launched while one ran).
+  std::vector<std::uint64_t> soon_;
   task_record* current_ = nullptr;
   int depth_ = 0;
+  bool draining_ = false;
 };
 
 }  // namespace mode::detail
