@@ -73,9 +73,8 @@ class relay_actor : public caf::event_based_actor {
 std::mutex relay_mtx;
 std::unordered_map<caf::actor_system*, caf::actor_addr> relays;
 
-}  // namespace
-
-caf::actor timer_relay(caf::actor_system& sys) {
+/// The relay of `sys`, from the process-wide table (spawned if it has none alive).
+caf::actor shared_timer_relay(caf::actor_system& sys) {
   std::lock_guard<std::mutex> guard{relay_mtx};
   auto& addr = relays[&sys];
   if (auto existing = caf::actor_cast<caf::actor>(addr);
@@ -85,6 +84,21 @@ caf::actor timer_relay(caf::actor_system& sys) {
   // the last of them once its pending timers fired.
   auto relay = sys.spawn<relay_actor, caf::hidden>();
   addr = relay.address();
+  return relay;
+}
+
+}  // namespace
+
+caf::actor timer_relay(caf::actor_system& sys) {
+  // Every spawn asks: a per-thread copy of the last answer spares the process-wide lock.
+  thread_local caf::actor_system* cached_sys = nullptr;
+  thread_local caf::actor_addr cached;
+  if (cached_sys == &sys)
+    if (auto relay = caf::actor_cast<caf::actor>(cached); relay && &relay->home_system() == &sys)
+      return relay;
+  auto relay = shared_timer_relay(sys);
+  cached_sys = &sys;
+  cached = relay.address();
   return relay;
 }
 
@@ -111,7 +125,7 @@ service_actor* running_actor() noexcept {
   if (tls_actor != nullptr)
     return tls_actor;
   if (auto* host = running_host())
-    return dynamic_cast<service_actor*>(&host->driver());
+    return static_cast<service_actor*>(host->owner());
   return nullptr;
 }
 
@@ -119,11 +133,12 @@ service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> sv
                              caf::actor_addr parent)
     : caf::event_based_actor(cfg),
       svc_(std::move(svc)),
-      // The label costs a demangle: only worth it while a blocking detector watches.
-      activity_(typeid(*svc_),
-                ActivityRegistry::global().watched() ? svc_->label() : std::string{}),
+      activity_(ActivityRegistry::global().watched()
+                    ? ActivitySlot{typeid(*svc_), svc_->label()}
+                    : ActivitySlot{typeid(*svc_), ActivitySlot::unlisted}),
       host_(*this),
       parent_(std::move(parent)) {
+  host_.set_owner(this);
   relay_ = timer_relay(home_system());
 }
 
@@ -230,7 +245,11 @@ caf::behavior service_actor::make_behavior() {
 
 caf::invoke_message_result service_actor::consume(caf::mailbox_element& x) {
   activity_guard busy{*this, activity_, x};
-  return caf::event_based_actor::consume(x);
+  in_turn_ = true;
+  auto result = caf::event_based_actor::consume(x);
+  in_turn_ = false;
+  flush_answers();
+  return result;
 }
 
 void service_actor::on_exit() {
@@ -239,10 +258,16 @@ void service_actor::on_exit() {
   actor_scope scope{this};
   signal_service_running(*this, false);
   host_.destroy_all();
+  // Steps cut short (killed): their requesters learn now instead of at their timeout.
+  // (A promise holds its requester: kept here, it would keep that actor alive.)
+  for (auto& [id, rp] : lifecycle_requests_)
+    rp.deliver(caf::make_error(caf::sec::request_receiver_down));
+  lifecycle_requests_.clear();
   svc_->on_actor_exit();
   for (auto& rp : stopped_waiters_)
     rp.deliver(caf::unit);
   stopped_waiters_.clear();
+  flush_answers();
   const auto& reason = fail_state();
   bool failed =
       reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::unreachable;
@@ -281,6 +306,16 @@ void service_actor::post_begin(std::uint64_t id) {
 }
 
 void service_actor::on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error) {
+  if (!is_future) {
+    auto i = std::find_if(lifecycle_requests_.begin(), lifecycle_requests_.end(),
+                          [id](const auto& entry) { return entry.first == id; });
+    if (i != lifecycle_requests_.end()) {
+      auto rp = std::move(i->second);
+      lifecycle_requests_.erase(i);
+      answer(std::move(rp), error ? make_crash_error(failure_chain(error)) : caf::error{});
+      return;
+    }
+  }
   svc_->on_task_done(id, is_future, std::move(error));
 }
 
@@ -291,22 +326,46 @@ void service_actor::keep_alive(bool on) {
     keep_alive_ = nullptr;
 }
 
-namespace {
+void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
+  // Begun at once, in the handler that asked for it: a start or stop costs no extra
+  // message to self. Answered from on_task_done when the step ends.
+  auto id = host_.launch(std::move(step), name, false, false);
+  if (id == 0) {
+    answer(std::move(rp), caf::error{});
+    return;
+  }
+  lifecycle_requests_.emplace_back(id, std::move(rp));
+  host_.begin(id);
+}
 
-task<void> lifecycle_step(task<void> step, caf::response_promise rp, service_actor* self) {
-  if (auto error = co_await error_of(std::move(step)))
-    rp.deliver(make_crash_error(self->failure_chain(error)));
+void service_actor::answer(caf::response_promise rp, caf::error error) {
+  if (!in_turn_) {
+    deliver(rp, std::move(error));
+    return;
+  }
+  if (!turn_answer_)
+    turn_answer_.emplace(std::move(rp), std::move(error));
+  else
+    more_turn_answers_.emplace_back(std::move(rp), std::move(error));
+}
+
+void service_actor::deliver(caf::response_promise& rp, caf::error error) {
+  if (error)
+    rp.deliver(std::move(error));
   else
     rp.deliver(caf::unit);
 }
 
-}  // namespace
-
-void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
-  // Begun at once, in the handler that asked for it: a start or stop costs no extra
-  // message to self.
-  auto id = host_.launch(lifecycle_step(std::move(step), std::move(rp), this), name, false, false);
-  host_.begin(id);
+void service_actor::flush_answers() {
+  if (!turn_answer_)
+    return;
+  auto first = std::move(*turn_answer_);
+  turn_answer_.reset();
+  deliver(first.first, std::move(first.second));
+  auto more = std::move(more_turn_answers_);
+  more_turn_answers_.clear();
+  for (auto& [rp, error] : more)
+    deliver(rp, std::move(error));
 }
 
 void service_actor::exit_crashed() {
@@ -320,14 +379,20 @@ void service_actor::exit_crashed() {
 }
 
 std::string service_actor::failure_chain(const std::exception_ptr& error) {
-  std::string chain = svc_->label();
-  chain += " <- ";
+  auto label = svc_->label();
+  std::string described;
+  const std::string* reason = &described;
   if (!error)
-    chain += "crashed";
+    described = "crashed";
   else if (error == svc_->crash_reason_)
-    chain += svc_->crash_text();
+    reason = &svc_->crash_text();
   else
-    chain += describe_exception(error);
+    described = describe_exception(error);
+  std::string chain;
+  chain.reserve(label.size() + 4 + reason->size());
+  chain += label;
+  chain += " <- ";
+  chain += *reason;
   return chain;
 }
 
@@ -388,7 +453,9 @@ caf::actor service_actor::spawn(caf::actor_system& sys, std::shared_ptr<Service>
   svc->depth_ = depth;
   svc->parent_ = std::move(parent);
   auto& b = *svc->binding_;
-  auto hdl = sys.spawn<service_actor>(svc, std::move(parent_actor));
+  // Lazy: initialised with its first message (a start or restart request always comes
+  // right away), which spares one scheduling round per spawn.
+  auto hdl = sys.spawn<service_actor, caf::lazy_init>(svc, std::move(parent_actor));
   std::lock_guard<std::mutex> guard{b.mtx};
   b.system = &sys;
   b.actor = hdl.address();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -113,6 +114,11 @@ class service_actor : public caf::event_based_actor, public host_driver {
   void keep_alive(bool on);
   /// Runs a lifecycle step as a root task and answers `rp` when it ends.
   void run_lifecycle(task<void> step, const char* name, caf::response_promise rp);
+  /// Answers a lifecycle request at the end of the current turn of this actor (at once
+  /// outside one), after what the step set off in the same turn: a crash's stop
+  /// sequence, then the actor's exit. The requester then gets the answer and the down
+  /// message together, in one wake-up instead of two.
+  void answer(caf::response_promise rp, caf::error error);
   /// Exits the actor with the crash reason (after the crash's stop sequence).
   void exit_crashed();
   /// `Label <- <what error says>`: the chain an error of this service travels as. The
@@ -138,6 +144,14 @@ class service_actor : public caf::event_based_actor, public host_driver {
   caf::actor_addr parent_;
   caf::strong_actor_ptr keep_alive_;
   std::vector<caf::response_promise> stopped_waiters_;
+  /// Lifecycle steps running as root tasks, by task id, with the request to answer.
+  std::vector<std::pair<std::uint64_t, caf::response_promise>> lifecycle_requests_;
+  /// Answers held until the end of the current turn (see answer()): nearly always one.
+  std::optional<std::pair<caf::response_promise, caf::error>> turn_answer_;
+  std::vector<std::pair<caf::response_promise, caf::error>> more_turn_answers_;
+  bool in_turn_ = false;
+  void flush_answers();
+  static void deliver(caf::response_promise& rp, caf::error error);
   bool exiting_ = false;
 };
 

@@ -61,8 +61,12 @@ ActivitySlot::ActivitySlot(const std::type_info& type, std::string label,
   registry_->add(*this);
 }
 
+ActivitySlot::ActivitySlot(const std::type_info& type, unlisted_t) noexcept
+    : type_(&type), registry_(nullptr) {}
+
 ActivitySlot::~ActivitySlot() {
-  registry_->remove(*this);
+  if (registry_ != nullptr)
+    registry_->remove(*this);
 }
 
 ActivitySlot::sample ActivitySlot::read() const noexcept {

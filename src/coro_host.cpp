@@ -43,15 +43,14 @@ coro_host::~coro_host() {
 std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, bool deferred) {
   if (!t.valid())
     return 0;
-  auto record = std::make_unique<task_record>();
-  record->id = next_id_++;
-  record->name = std::move(name);
-  record->root = t.release();
-  record->host = this;
-  record->is_future = is_future;
-  record->root.promise().root_ = record.get();
-  auto id = record->id;
-  tasks_.emplace(id, std::move(record));
+  auto id = next_id_++;
+  auto& record = tasks_.try_emplace(id).first->second;
+  record.id = id;
+  record.name = std::move(name);
+  record.root = t.release();
+  record.host = this;
+  record.is_future = is_future;
+  record.root.promise().root_ = &record;
   if (deferred) {
     if (depth_ > 0 || draining_)
       soon_.push_back(id);  // no message: drain() begins it when the running one yields
@@ -63,9 +62,9 @@ std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, 
 
 void coro_host::begin(std::uint64_t id) {
   auto i = tasks_.find(id);
-  if (i == tasks_.end() || i->second->begun)
+  if (i == tasks_.end() || i->second.begun)
     return;
-  run_first_step(*i->second);
+  run_first_step(i->second);
   drain();
 }
 
@@ -81,14 +80,14 @@ void coro_host::run_first_step(task_record& record) {
 
 std::size_t coro_host::pending_futures() const noexcept {
   return static_cast<std::size_t>(std::count_if(tasks_.begin(), tasks_.end(), [](auto& kvp) {
-    return kvp.second->is_future && !kvp.second->finished;
+    return kvp.second.is_future && !kvp.second.finished;
   }));
 }
 
 void coro_host::cancel_futures() {
   std::vector<std::uint64_t> ids;
   for (auto& [id, record] : tasks_)
-    if (record->is_future && !record->finished)
+    if (record.is_future && !record.finished)
       ids.push_back(id);
   cancel_tasks(std::move(ids));
 }
@@ -102,22 +101,23 @@ void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
     auto i = tasks_.find(id);
     if (i == tasks_.end())
       continue;
-    auto* record = i->second.get();
-    if (record->begun && !record->finished && record->waiting != nullptr)
-      resume_node(*record->waiting, wake_reason::cancelled);
+    auto& record = i->second;
+    if (record.begun && !record.finished && record.waiting != nullptr)
+      resume_node(*record.waiting, wake_reason::cancelled);
   }
   // Whatever did not end on cancellation (never begun, or suspended again) goes now:
   // destroying the frame runs its destructors, and it never resumes.
   for (auto id : ids) {
     auto i = tasks_.find(id);
-    if (i == tasks_.end() || i->second->finished)
+    if (i == tasks_.end() || i->second.finished)
       continue;
-    auto record = std::move(i->second);
-    tasks_.erase(i);
-    if (record->waiting != nullptr)
-      forget(*record->waiting);
-    record->root.destroy();
-    driver_.on_task_done(record->id, true, nullptr);
+    auto& record = i->second;
+    if (record.waiting != nullptr)
+      forget(*record.waiting);
+    // The frame goes first: its destructors may still reach the record (wait nodes).
+    record.root.destroy();
+    tasks_.erase(id);
+    driver_.on_task_done(id, true, nullptr);
   }
   drain();
 }
@@ -126,13 +126,13 @@ void coro_host::destroy_all() noexcept {
   // Frames may hold wait_nodes that call forget() from their destructors: keep the
   // tables alive until every frame is gone.
   while (!tasks_.empty()) {
-    auto i = tasks_.begin();
-    auto record = std::move(i->second);
-    tasks_.erase(i);
-    record->root.destroy();
+    auto& record = tasks_.begin()->second;
+    auto id = record.id;
+    record.root.destroy();
+    tasks_.erase(id);
   }
   waits_.clear();
-  finished_.clear();
+  finished_ = nullptr;
   soon_.clear();
 }
 
@@ -201,8 +201,8 @@ void coro_host::resume_node(wait_node& node, wake_reason reason) {
 std::vector<task_trace> coro_host::traces() const {
   std::vector<const task_record*> records;
   for (auto& [id, record] : tasks_)
-    if (!record->finished)
-      records.push_back(record.get());
+    if (!record.finished)
+      records.push_back(&record);
   std::sort(records.begin(), records.end(), [](auto* a, auto* b) { return a->id < b->id; });
   std::vector<task_trace> result;
   for (auto* record : records) {
@@ -225,7 +225,7 @@ std::vector<task_trace> coro_host::traces() const {
 void coro_host::on_root_finished(task_record* record) noexcept {
   record->finished = true;
   record->waiting = nullptr;
-  finished_.push_back(record);
+  record->next_finished = std::exchange(finished_, record);
 }
 
 void coro_host::drain() {
@@ -242,33 +242,30 @@ void coro_host::drain() {
       host.draining_ = false;
       // Left early by an exception: what did not begin yet begins on a later turn.
       for (auto id : host.soon_)
-        if (auto i = host.tasks_.find(id); i != host.tasks_.end() && !i->second->begun)
+        if (auto i = host.tasks_.find(id); i != host.tasks_.end() && !i->second.begun)
           host.driver_.post_begin(id);
       host.soon_.clear();
     }
   } scope{*this};
   for (std::size_t next = 0;;) {
-    if (!finished_.empty()) {
-      auto* record = finished_.back();
-      finished_.pop_back();
-      auto i = tasks_.find(record->id);
-      if (i == tasks_.end())
-        continue;
-      auto owned = std::move(i->second);
-      tasks_.erase(i);
+    if (finished_ != nullptr) {
+      auto& record = *std::exchange(finished_, finished_->next_finished);
+      auto id = record.id;
+      bool is_future = record.is_future;
       // Read in place, not rethrown: a cancelled task ending with the cancellation is
       // a normal end.
-      auto error = std::move(owned->root.promise().exception_);
+      auto error = std::move(record.root.promise().exception_);
       if (error && exception_ptr_cast<CancelledError>(error) != nullptr)
         error = nullptr;
-      owned->root.destroy();
-      driver_.on_task_done(owned->id, owned->is_future, std::move(error));
+      record.root.destroy();
+      tasks_.erase(id);
+      driver_.on_task_done(id, is_future, std::move(error));
       continue;
     }
     if (next < soon_.size()) {
       auto i = tasks_.find(soon_[next++]);
-      if (i != tasks_.end() && !i->second->begun)
-        run_first_step(*i->second);
+      if (i != tasks_.end() && !i->second.begun)
+        run_first_step(i->second);
       continue;
     }
     return;

@@ -45,6 +45,14 @@ class ActivitySlot {
   /// label is filled in when a report needs it: from the demangled type name.
   explicit ActivitySlot(const std::type_info& type, std::string label = {},
                         ActivityRegistry* registry = nullptr);
+  /// Tag for a slot that no registry lists.
+  struct unlisted_t {};
+  static constexpr unlisted_t unlisted{};
+  /// A slot that no registry lists, so no detector sees it: what a service actor gets
+  /// while no detector watches (registering costs a process-wide lock per spawn, on
+  /// the restart path). Start a detector before the services it is to watch, as the
+  /// Worker does.
+  ActivitySlot(const std::type_info& type, unlisted_t) noexcept;
   /// Unregisters the slot (waits while a detector is scanning).
   ~ActivitySlot();
   ActivitySlot(const ActivitySlot&) = delete;

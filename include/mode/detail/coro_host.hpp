@@ -72,6 +72,7 @@ struct task_record {
   bool is_future = true;         ///< cancelled at stop (lifecycle steps are not)
   bool begun = false;
   bool finished = false;
+  task_record* next_finished = nullptr;  ///< the host's list of records to reap
 };
 
 /// Where one pending task is suspended, for tracebacks().
@@ -139,6 +140,11 @@ class coro_host {
 
   [[nodiscard]] host_driver& driver() noexcept { return driver_; }
 
+  /// An opaque tag the driver may set (the actor layer keeps its actor here, so that
+  /// finding the actor of the running coroutine costs no dynamic_cast).
+  void set_owner(void* owner) noexcept { owner_ = owner; }
+  [[nodiscard]] void* owner() const noexcept { return owner_; }
+
   /// Where every pending root task is suspended.
   [[nodiscard]] std::vector<task_trace> traces() const;
 
@@ -154,10 +160,14 @@ class coro_host {
   void drain();
 
   host_driver& driver_;
+  void* owner_ = nullptr;
   std::uint64_t next_id_ = 1;
-  std::unordered_map<std::uint64_t, std::unique_ptr<task_record>> tasks_;
+  /// The root tasks by id. Records live in the map's nodes (stable addresses: frames
+  /// and wait nodes point at them): one allocation per task, not two.
+  std::unordered_map<std::uint64_t, task_record> tasks_;
   std::unordered_map<std::uint64_t, wait_node*> waits_;
-  std::vector<task_record*> finished_;
+  /// Finished roots to reap (linked through task_record::next_finished).
+  task_record* finished_ = nullptr;
   /// Root tasks to begin once the running coroutine yields (launched while one ran).
   std::vector<std::uint64_t> soon_;
   task_record* current_ = nullptr;
