@@ -156,7 +156,7 @@ caf::behavior service_actor::make_behavior() {
   });
   set_exit_handler([this](caf::exit_msg& msg) {
     actor_scope scope{this};
-    if (!msg.reason || msg.reason == caf::exit_reason::unreachable || exiting_)
+    if (!msg.reason || is_exit_reason(msg.reason, caf::exit_reason::unreachable) || exiting_)
       return;
     // The parent died without stopping this child (or a user linked this actor to one
     // that failed): the crash takes this service down too.
@@ -269,8 +269,7 @@ void service_actor::on_exit() {
   stopped_waiters_.clear();
   flush_answers();
   const auto& reason = fail_state();
-  bool failed =
-      reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::unreachable;
+  bool failed = is_failure(reason);
   if (failed && parent_)
     if (auto parent = caf::actor_cast<caf::actor>(parent_))
       caf::anon_send(parent, child_exit_atom::value, address(), reason);

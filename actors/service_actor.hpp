@@ -54,6 +54,19 @@ const caf::message& wait_stopped_message();
 /// An exit reason that carries a crash: `mode::crashed(<reason>)`.
 caf::error make_crash_error(const std::string& reason_text);
 
+/// True if `err` is exit reason `reason`. (CAF's `err == reason` builds an error, which
+/// allocates, to compare with: this is on every exit's path.)
+inline bool is_exit_reason(const caf::error& err, caf::exit_reason reason) noexcept {
+  return err.category() == caf::atom("exit") && err.code() == static_cast<std::uint8_t>(reason);
+}
+
+/// True if an actor that exited with `err` failed: not normally, and not because nothing
+/// referred to it any more.
+inline bool is_failure(const caf::error& err) noexcept {
+  return err && !is_exit_reason(err, caf::exit_reason::normal) &&
+         !is_exit_reason(err, caf::exit_reason::unreachable);
+}
+
 /// The reason text of a crash error, or CAF's rendering of any other error.
 std::string error_text(const caf::error& err);
 

@@ -387,8 +387,8 @@ void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
   s.reason = msg.reason;
   if (should_stop() || !s.wanted)
     return;  // stopping, or it was stopped on purpose
-  bool failed =
-      (msg.reason && msg.reason != caf::exit_reason::normal) || !service_operational(*s.service);
+  bool failed = (msg.reason && !detail::is_exit_reason(msg.reason, caf::exit_reason::normal)) ||
+                !service_operational(*s.service);
   if (!failed) {
     s.wanted = false;
     return;
