@@ -34,10 +34,31 @@ service_snapshot introspect(service_actor& self) {
   snap.tracebacks = svc.tracebacks();
   auto& actors = svc.binding()->children;
   for (std::size_t i = 0; i < svc.children().size(); ++i) {
-    snap.child_types.push_back(type_label(*svc.children()[i]));
+    const auto& child = *svc.children()[i];
+    snap.child_types.push_back(type_label(child));
     snap.child_actors.push_back(i < actors.size() ? actors[i] : caf::actor{});
+    // Once the child's actor exited, nothing else touches the child: the binding's
+    // mutex orders its last writes before this read.
+    bool exited = snap.child_actors.back() && !child.binding()->get();
+    snap.child_states.push_back(exited ? static_cast<std::int32_t>(child.state()) : -1);
+    snap.child_restart_counts.push_back(exited ? child.restart_count() : 0);
   }
   return snap;
+}
+
+ServiceNode exited_node(const Service& svc, int depth) {
+  // Called only once svc's actor has exited: nothing else touches it any more.
+  ServiceNode node;
+  node.label = type_label(svc);
+  node.state = std::string{to_string(svc.state())};
+  node.restart_count = svc.restart_count();
+  node.note = "its actor has exited";
+  if (depth > 1000)
+    return node;
+  for (const auto& child : svc.children())
+    if (!child->binding()->get())
+      node.children.push_back(exited_node(*child, depth + 1));
+  return node;
 }
 
 namespace {
@@ -72,9 +93,19 @@ ServiceNode gather(caf::scoped_actor& self, const caf::actor& who, std::string f
   // A tree deeper than this is a cycle, not a program.
   if (depth > 1000)
     return node;
-  for (std::size_t i = 0; i < snap.child_actors.size(); ++i)
+  for (std::size_t i = 0; i < snap.child_actors.size(); ++i) {
+    if (i < snap.child_states.size() && snap.child_states[i] >= 0) {
+      ServiceNode child;
+      child.label = std::move(snap.child_types[i]);
+      child.state = std::string{to_string(static_cast<ServiceState>(snap.child_states[i]))};
+      child.restart_count = snap.child_restart_counts[i];
+      child.note = "its actor has exited";
+      node.children.push_back(std::move(child));
+      continue;
+    }
     node.children.push_back(
         gather(self, snap.child_actors[i], std::move(snap.child_types[i]), timeout, depth + 1));
+  }
   return node;
 }
 
@@ -139,13 +170,11 @@ ServiceNode inspect(const ServiceHandle& handle, Seconds timeout) {
   if (!handle)
     return ServiceNode{};
   auto hdl = handle.actor();
-  auto label = detail::type_label(*handle.service());
-  if (!hdl) {
-    ServiceNode node;
-    node.label = std::move(label);
-    node.note = "its actor exited";
-    return node;
-  }
+  const auto& svc = *handle.service();
+  // No actor any more (stopped for good, or crashed): the objects tell what they were.
+  if (!svc.binding()->get())
+    return detail::exited_node(svc, 0);
+  auto label = detail::type_label(svc);
   return detail::inspect_actor(hdl->home_system(), hdl, std::move(label), timeout);
 }
 

@@ -35,12 +35,18 @@ struct service_snapshot {
   std::vector<std::string> child_types;
   /// Each child's actor; invalid for a child that has no actor (not started yet).
   std::vector<caf::actor> child_actors;
+  /// Each child's state (a ServiceState) if its actor has exited (a child stopped for
+  /// good ends its actor), read by the parent, which may then; -1: ask the actor.
+  std::vector<std::int32_t> child_states;
+  /// Each child's restart_count, where child_states has a state.
+  std::vector<std::int32_t> child_restart_counts;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_snapshot& x) {
   return f(caf::meta::type_name("mode_service_snapshot"), x.label, x.state, x.restart_count,
-           x.flags, x.tracebacks, x.child_types, x.child_actors);
+           x.flags, x.tracebacks, x.child_types, x.child_actors, x.child_states,
+           x.child_restart_counts);
 }
 
 /// Answers introspect_atom: the snapshot of `self`'s service. Runs on `self`.
@@ -51,6 +57,10 @@ service_snapshot introspect(service_actor& self);
 /// not an actor of `sys`.
 ServiceNode inspect_actor(caf::actor_system& sys, const caf::actor& root, std::string root_label,
                           Seconds timeout);
+
+/// The tree below `svc` as its objects tell it, for a service whose actor has exited
+/// (children that still have an actor are left out).
+ServiceNode exited_node(const Service& svc, int depth);
 
 /// The class name of `svc` without namespaces (Service::label()'s default), safe to
 /// call from any thread.

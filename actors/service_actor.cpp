@@ -16,6 +16,8 @@ caf::error make_crash_error(const std::string& reason_text) {
 }
 
 std::string error_text(const caf::error& err) {
+  if (!err)
+    return "none";
   if (err.category() == error_category && err.context().match_elements<std::string>())
     return err.context().get_as<std::string>(0);
   return caf::to_string(err);
@@ -186,7 +188,7 @@ caf::behavior service_actor::make_behavior() {
       [this](stop_atom) -> caf::result<void> {
         actor_scope scope{this};
         auto rp = make_response_promise();
-        run_lifecycle(svc_->stop(), "Service.stop", rp);
+        run_lifecycle(svc_->stop(), "Service.stop", rp, true);
         return caf::delegated<void>{};
       },
       [this](restart_atom) -> caf::result<void> {
@@ -260,8 +262,8 @@ void service_actor::on_exit() {
   host_.destroy_all();
   // Steps cut short (killed): their requesters learn now instead of at their timeout.
   // (A promise holds its requester: kept here, it would keep that actor alive.)
-  for (auto& [id, rp] : lifecycle_requests_)
-    rp.deliver(caf::make_error(caf::sec::request_receiver_down));
+  for (auto& request : lifecycle_requests_)
+    request.rp.deliver(caf::make_error(caf::sec::request_receiver_down));
   lifecycle_requests_.clear();
   svc_->on_actor_exit();
   for (auto& rp : stopped_waiters_)
@@ -273,18 +275,23 @@ void service_actor::on_exit() {
   if (failed && parent_)
     if (auto parent = caf::actor_cast<caf::actor>(parent_))
       caf::anon_send(parent, child_exit_atom::value, address(), reason);
-  auto& b = *svc_->binding_;
-  std::lock_guard<std::mutex> guard{b.mtx};
-  b.self = nullptr;
-  // Killed, or failed without running its stop sequence: what a link would have done,
-  // each child is told (a finished stop already stopped or crashed them).
-  if (failed && !svc_->shutdown_)
-    for (auto& child : b.children)
-      if (child)
-        send_exit(child, reason);
-  if (b.actor == address())
-    b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
-  b.children.clear();
+  {
+    auto& b = *svc_->binding_;
+    std::lock_guard<std::mutex> guard{b.mtx};
+    b.self = nullptr;
+    // Killed, or failed without running its stop sequence: what a link would have done,
+    // each child is told (a finished stop already stopped or crashed them).
+    if (failed && !svc_->shutdown_)
+      for (auto& child : b.children)
+        if (child)
+          send_exit(child, reason);
+    if (b.actor == address())
+      b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
+    b.children.clear();
+  }
+  for (auto& rp : exit_answers_)
+    rp.deliver(caf::unit);
+  exit_answers_.clear();
   relay_ = nullptr;
   // An actor killed outright (exit_reason::kill) never finished its stop: its reference
   // to itself would keep it alive forever.
@@ -307,11 +314,22 @@ void service_actor::post_begin(std::uint64_t id) {
 void service_actor::on_task_done(std::uint64_t id, bool is_future, std::exception_ptr error) {
   if (!is_future) {
     auto i = std::find_if(lifecycle_requests_.begin(), lifecycle_requests_.end(),
-                          [id](const auto& entry) { return entry.first == id; });
+                          [id](const auto& entry) { return entry.id == id; });
     if (i != lifecycle_requests_.end()) {
-      auto rp = std::move(i->second);
+      auto request = std::move(*i);
       lifecycle_requests_.erase(i);
-      answer(std::move(rp), error ? make_crash_error(failure_chain(error)) : caf::error{});
+      if (request.final && !error && svc_->state() == ServiceState::shutdown && !exiting_) {
+        // Stopped for good: the actor goes now, as a plain CAF actor quits when told to
+        // stop, rather than with its last reference (a whole tree at once, in one
+        // thread). A later start gets a fresh actor. Answered from on_exit, once the
+        // binding no longer names this actor, so that a start sent in reply spawns anew.
+        exiting_ = true;
+        exit_answers_.push_back(std::move(request.rp));
+        keep_alive(false);
+        quit();
+        return;
+      }
+      answer(std::move(request.rp), error ? make_crash_error(failure_chain(error)) : caf::error{});
       return;
     }
   }
@@ -325,7 +343,8 @@ void service_actor::keep_alive(bool on) {
     keep_alive_ = nullptr;
 }
 
-void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp) {
+void service_actor::run_lifecycle(task<void> step, const char* name, caf::response_promise rp,
+                                  bool final) {
   // Begun at once, in the handler that asked for it: a start or stop costs no extra
   // message to self. Answered from on_task_done when the step ends.
   auto id = host_.launch(std::move(step), name, false, false);
@@ -333,7 +352,7 @@ void service_actor::run_lifecycle(task<void> step, const char* name, caf::respon
     answer(std::move(rp), caf::error{});
     return;
   }
-  lifecycle_requests_.emplace_back(id, std::move(rp));
+  lifecycle_requests_.push_back({id, std::move(rp), final});
   host_.begin(id);
 }
 

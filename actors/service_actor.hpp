@@ -57,6 +57,8 @@ caf::error make_crash_error(const std::string& reason_text);
 /// True if `err` is exit reason `reason`. (CAF's `err == reason` builds an error, which
 /// allocates, to compare with: this is on every exit's path.)
 inline bool is_exit_reason(const caf::error& err, caf::exit_reason reason) noexcept {
+  if (!err)  // CAF 0.17 keeps no data for code 0 (exit_reason::normal)
+    return reason == caf::exit_reason::normal;
   return err.category() == caf::atom("exit") && err.code() == static_cast<std::uint8_t>(reason);
 }
 
@@ -125,8 +127,10 @@ class service_actor : public caf::event_based_actor, public host_driver {
   Service& service() noexcept { return *svc_; }
   /// Keeps this actor alive while the service runs (released when it stops).
   void keep_alive(bool on);
-  /// Runs a lifecycle step as a root task and answers `rp` when it ends.
-  void run_lifecycle(task<void> step, const char* name, caf::response_promise rp);
+  /// Runs a lifecycle step as a root task and answers `rp` when it ends. A `final`
+  /// step (a stop request) that leaves the service shut down also ends the actor.
+  void run_lifecycle(task<void> step, const char* name, caf::response_promise rp,
+                     bool final = false);
   /// Answers a lifecycle request at the end of the current turn of this actor (at once
   /// outside one), after what the step set off in the same turn: a crash's stop
   /// sequence, then the actor's exit. The requester then gets the answer and the down
@@ -157,8 +161,15 @@ class service_actor : public caf::event_based_actor, public host_driver {
   caf::actor_addr parent_;
   caf::strong_actor_ptr keep_alive_;
   std::vector<caf::response_promise> stopped_waiters_;
-  /// Lifecycle steps running as root tasks, by task id, with the request to answer.
-  std::vector<std::pair<std::uint64_t, caf::response_promise>> lifecycle_requests_;
+  /// A lifecycle step running as a root task, with the request to answer.
+  struct lifecycle_request {
+    std::uint64_t id;
+    caf::response_promise rp;
+    bool final;
+  };
+  std::vector<lifecycle_request> lifecycle_requests_;
+  /// Answers to send once the actor has exited (see run_lifecycle).
+  std::vector<caf::response_promise> exit_answers_;
   /// Answers held until the end of the current turn (see answer()): nearly always one.
   std::optional<std::pair<caf::response_promise, caf::error>> turn_answer_;
   std::vector<std::pair<caf::response_promise, caf::error>> more_turn_answers_;

@@ -107,8 +107,10 @@ ServiceState ServiceHandle::state(Seconds timeout) const {
                [&](caf::error& err) { failure = std::move(err); });
   if (result)
     return *result;
-  if (failure == caf::sec::request_receiver_down)
-    return ServiceState::crashed;  // its actor exits only after a crash
+  if (failure == caf::sec::request_receiver_down && !impl_->svc->binding()->get())
+    // Its actor exited (after a crash, or after a stop for good), which makes the
+    // object safe to read from here: the exit happened before the binding said so.
+    return impl_->svc->state();
   fail(impl_->svc->label() + ".state()", failure);
 }
 

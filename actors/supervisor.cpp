@@ -640,8 +640,14 @@ task<void> SupervisorStrategy::stop_services(std::vector<std::shared_ptr<Service
                         "Supervisor.stop_services"};
   co_await awaiter;
   for (std::size_t i = 0; i < dests.size(); ++i) {
-    if (awaiter.answered(i))
+    if (awaiter.answered(i)) {
+      // A service stopped for good ends its actor: the next start spawns a new one.
+      if (auto* s = state_->find(*stopping[i]); s != nullptr && s->actor == dests[i]) {
+        self.demonitor(s->actor);
+        s->actor = nullptr;
+      }
       continue;
+    }
     log().error("Timed out stopping {} after {}: killing it", stopping[i]->label(),
                 to_string(stop_timeout));
     self.send_exit(dests[i], caf::exit_reason::kill);
