@@ -169,84 +169,85 @@ caf::behavior service_actor::make_behavior() {
     actor_scope scope{this};
     svc_->on_down_message(msg);
   });
+  // One behavior for every service actor: its handlers capture nothing and find their
+  // actor through consume(), so a spawn allocates no behavior of its own.
+  static const caf::behavior shared = shared_behavior();
+  return shared;
+}
+
+caf::behavior service_actor::shared_behavior() {
   return {
-      [this](start_atom, bool maybe) -> caf::result<void> {
+      [](start_atom, bool maybe) -> caf::result<void> {
         // maybe: mode's maybe_start, as a parent or supervisor asks it: a running service
         // is left alone, a finished one is reset first.
-        actor_scope scope{this};
-        if (maybe && svc_->started_) {
-          if (!svc_->should_stop())
+        auto& self = consuming();
+        auto& svc = *self.svc_;
+        if (maybe && svc.started_) {
+          if (!svc.should_stop())
             return caf::unit;
-          if (!finished())
-            return make_crash_error(svc_->label() + " <- still stopping");
-          svc_->service_reset();
+          if (!self.finished())
+            return make_crash_error(svc.label() + " <- still stopping");
+          svc.service_reset();
         }
-        auto rp = make_response_promise();
-        run_lifecycle(svc_->start(), "Service.start", rp);
+        self.run_lifecycle(svc.start(), "Service.start", self.make_response_promise());
         return caf::delegated<void>{};
       },
-      [this](stop_atom) -> caf::result<void> {
-        actor_scope scope{this};
-        auto rp = make_response_promise();
-        run_lifecycle(svc_->stop(), "Service.stop", rp, true);
+      [](stop_atom) -> caf::result<void> {
+        auto& self = consuming();
+        self.run_lifecycle(self.svc_->stop(), "Service.stop", self.make_response_promise(), true);
         return caf::delegated<void>{};
       },
-      [this](restart_atom) -> caf::result<void> {
-        actor_scope scope{this};
-        auto rp = make_response_promise();
-        run_lifecycle(svc_->restart(), "Service.restart", rp);
+      [](restart_atom) -> caf::result<void> {
+        auto& self = consuming();
+        self.run_lifecycle(self.svc_->restart(), "Service.restart", self.make_response_promise());
         return caf::delegated<void>{};
       },
-      [this](child_exit_atom, const caf::actor_addr& child, const caf::error& reason) {
+      [](child_exit_atom, const caf::actor_addr& child, const caf::error& reason) {
         // A child crashed with no supervisor in charge: the crash takes this service down
         // too, and travels on through this actor's own exit. (Children report; they are
         // not linked: CAF unlinks by walking a list, so n children cost O(n^2).)
-        actor_scope scope{this};
-        if (exiting_ || svc_->crashed_)
+        auto& self = consuming();
+        auto& svc = *self.svc_;
+        if (self.exiting_ || svc.crashed_)
           return;
-        auto& kids = svc_->binding_->children;
+        auto& kids = svc.binding_->children;
         if (std::none_of(kids.begin(), kids.end(), [&](const caf::actor& k) {
               return k && child.compare(caf::actor_cast<caf::abstract_actor*>(k)) == 0;
             }))
           return;  // removed from this service meanwhile
-        svc_->crash(to_exception(reason));
+        svc.crash(to_exception(reason));
       },
-      [this](crash_atom, const std::string& reason) {
-        actor_scope scope{this};
-        svc_->crash(std::make_exception_ptr(ServiceCrashed{reason}));
+      [](crash_atom, const std::string& reason) {
+        consuming().svc_->crash(std::make_exception_ptr(ServiceCrashed{reason}));
       },
-      [this](state_atom) { return static_cast<std::int32_t>(svc_->state()); },
-      [this](stopped_atom) -> caf::result<void> {
-        if (finished() || !svc_->started_)
+      [](state_atom) { return static_cast<std::int32_t>(consuming().svc_->state()); },
+      [](stopped_atom) -> caf::result<void> {
+        auto& self = consuming();
+        if (self.finished() || !self.svc_->started_)
           return caf::unit;
-        stopped_waiters_.push_back(make_response_promise());
+        self.stopped_waiters_.push_back(self.make_response_promise());
         return caf::delegated<void>{};
       },
-      [this](traces_atom) { return svc_->human_tracebacks(); },
-      [this](introspect_atom) { return introspect(*this); },
-      [this](wake_atom, std::uint64_t id) {
-        actor_scope scope{this};
-        host_.resume(id, wake_reason::fired);
-      },
-      [this](timeout_atom, std::uint64_t id) {
-        actor_scope scope{this};
-        host_.resume(id, wake_reason::timed_out);
-      },
-      [this](begin_atom, std::uint64_t id) {
-        actor_scope scope{this};
-        host_.begin(id);
-      },
-      [this](run_atom, const actor_job_ptr& job, std::uint32_t slot) -> caf::result<void> {
-        actor_scope scope{this};
-        auto rp = make_response_promise();
-        job->run(*this, slot, std::move(rp));
+      [](traces_atom) { return consuming().svc_->human_tracebacks(); },
+      [](introspect_atom) { return introspect(consuming()); },
+      [](wake_atom, std::uint64_t id) { consuming().host_.resume(id, wake_reason::fired); },
+      [](timeout_atom, std::uint64_t id) { consuming().host_.resume(id, wake_reason::timed_out); },
+      [](begin_atom, std::uint64_t id) { consuming().host_.begin(id); },
+      [](run_atom, const actor_job_ptr& job, std::uint32_t slot) -> caf::result<void> {
+        auto& self = consuming();
+        job->run(self, slot, self.make_response_promise());
         return caf::delegated<void>{};
       },
   };
 }
 
+service_actor& service_actor::consuming() noexcept {
+  return *tls_actor;
+}
+
 caf::invoke_message_result service_actor::consume(caf::mailbox_element& x) {
   activity_guard busy{*this, activity_, x};
+  actor_scope scope{this};  // the shared behavior's handlers find this actor here
   in_turn_ = true;
   auto result = caf::event_based_actor::consume(x);
   in_turn_ = false;

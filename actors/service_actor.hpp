@@ -153,6 +153,10 @@ class service_actor : public caf::event_based_actor, public host_driver {
                           std::weak_ptr<Service> parent, caf::actor_addr parent_actor = {});
 
  private:
+  /// The behavior all service actors share, and the actor it runs for right now.
+  static caf::behavior shared_behavior();
+  static service_actor& consuming() noexcept;
+
   std::shared_ptr<Service> svc_;
   /// What this actor's thread is doing, for the blocking detector (worker --debug).
   ActivitySlot activity_;
