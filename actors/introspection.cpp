@@ -30,7 +30,7 @@ service_snapshot introspect(service_actor& self) {
   snap.label = svc.label();
   snap.state = static_cast<std::int32_t>(svc.state());
   snap.restart_count = svc.restart_count();
-  snap.flags.assign(svc.diag.flags().begin(), svc.diag.flags().end());
+  snap.flags = svc.diag.flags();
   snap.tracebacks = svc.tracebacks();
   auto& actors = svc.binding()->children;
   for (std::size_t i = 0; i < svc.children().size(); ++i) {

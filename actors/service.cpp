@@ -133,7 +133,7 @@ task<void> Service::stop() {
   }
   if (host().pending_futures() > 0)
     co_await join_futures();
-  if (!context_order_.empty())
+  if (!contexts_.empty())
     co_await exit_contexts();
   guarded("on_shutdown", co_await detail::error_of(on_shutdown()));
   shutdown_ = true;
@@ -437,25 +437,20 @@ task<void> Service::join_futures() {
 
 task<void> Service::exit_contexts() {
   // Both kinds unwind together, newest first, as mode's two exit stacks do in order.
-  std::size_t sync_index = contexts_.size();
-  std::size_t async_index = async_exits_.size();
-  for (auto kind = context_order_.rbegin(); kind != context_order_.rend(); ++kind) {
-    if (*kind == 0) {
-      contexts_[--sync_index].reset();
-    } else {
-      auto error = co_await detail::error_of(async_exits_[--async_index]());
+  while (!contexts_.empty()) {
+    auto ctx = std::move(contexts_.back());
+    contexts_.pop_back();
+    if (ctx.async_exit) {
+      auto error = co_await detail::error_of(ctx.async_exit());
       if (error && log().enabled(spdlog::level::err))
         log().error("Error exiting async context: {}", describe_exception(error));
     }
   }
-  contexts_.clear();
-  async_exits_.clear();
-  context_order_.clear();
+  contexts_.shrink_to_fit();
 }
 
 void Service::push_async_exit(std::function<task<void>()> exit) {
-  async_exits_.push_back(std::move(exit));
-  context_order_.push_back(1);
+  contexts_.push_back(context{{}, std::move(exit)});
 }
 
 // -- waiting

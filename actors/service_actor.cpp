@@ -51,7 +51,7 @@ const caf::message& wait_stopped_message() {
 
 namespace {
 
-// Forwards (wake|timeout, id) to a sleeper that it knows only by a weak address, so a
+// Forwards (timeout, id) to a sleeper that it knows only by a weak address, so a
 // pending delayed message never keeps a stopped service alive. (A class, not a
 // function-based actor: CAF 0.17's factory for an argument-less function dereferences a
 // null tuple pointer, which UBSan reports.)
@@ -60,11 +60,7 @@ class relay_actor : public caf::event_based_actor {
   using caf::event_based_actor::event_based_actor;
   caf::behavior make_behavior() override {
     return {
-        [](relay_atom, const caf::actor_addr& target, wake_atom, std::uint64_t id) {
-          if (auto dest = caf::actor_cast<caf::actor>(target))
-            caf::anon_send(dest, wake_atom::value, id);
-        },
-        [](relay_atom, const caf::actor_addr& target, timeout_atom, std::uint64_t id) {
+        [](timeout_atom, const caf::actor_addr& target, std::uint64_t id) {
           if (auto dest = caf::actor_cast<caf::actor>(target))
             caf::anon_send(dest, timeout_atom::value, id);
         },
@@ -267,9 +263,6 @@ void service_actor::on_exit() {
     request.rp.deliver(caf::make_error(caf::sec::request_receiver_down));
   lifecycle_requests_.clear();
   svc_->on_actor_exit();
-  for (auto& rp : stopped_waiters_)
-    rp.deliver(caf::unit);
-  stopped_waiters_.clear();
   flush_answers();
   const auto& reason = fail_state();
   bool failed = is_failure(reason);
@@ -290,9 +283,11 @@ void service_actor::on_exit() {
       b.actor = nullptr;  // exited: a handle's start() or restart() spawns a new actor
     b.children.clear();
   }
-  for (auto& rp : exit_answers_)
+  // Last, once the binding no longer names this actor: a start sent in reply to one of
+  // these spawns a new actor.
+  for (auto& rp : stopped_waiters_)
     rp.deliver(caf::unit);
-  exit_answers_.clear();
+  stopped_waiters_.clear();
   relay_ = nullptr;
   // An actor killed outright (exit_reason::kill) never finished its stop: its reference
   // to itself would keep it alive forever.
@@ -305,7 +300,7 @@ void service_actor::post_wake(std::uint64_t id) {
 
 void service_actor::schedule_timeout(std::uint64_t id, std::chrono::nanoseconds delay) {
   // Anonymous: a sender field would hold this actor alive until the timeout fires.
-  caf::delayed_anon_send(relay_, delay, relay_atom::value, address(), timeout_atom::value, id);
+  caf::delayed_anon_send(relay_, delay, timeout_atom::value, address(), id);
 }
 
 void service_actor::post_begin(std::uint64_t id) {
@@ -319,13 +314,15 @@ void service_actor::on_task_done(std::uint64_t id, bool is_future, std::exceptio
     if (i != lifecycle_requests_.end()) {
       auto request = std::move(*i);
       lifecycle_requests_.erase(i);
+      if (lifecycle_requests_.empty())
+        lifecycle_requests_.shrink_to_fit();  // an idle service keeps no table
       if (request.final && !error && svc_->state() == ServiceState::shutdown && !exiting_) {
         // Stopped for good: the actor goes now, as a plain CAF actor quits when told to
         // stop, rather than with its last reference (a whole tree at once, in one
         // thread). A later start gets a fresh actor. Answered from on_exit, once the
         // binding no longer names this actor, so that a start sent in reply spawns anew.
         exiting_ = true;
-        exit_answers_.push_back(std::move(request.rp));
+        stopped_waiters_.push_back(std::move(request.rp));
         keep_alive(false);
         quit();
         return;

@@ -30,7 +30,6 @@ using wake_atom = caf::atom_constant<caf::atom("m_wake")>;
 using timeout_atom = caf::atom_constant<caf::atom("m_timeout")>;
 using begin_atom = caf::atom_constant<caf::atom("m_begin")>;
 using traces_atom = caf::atom_constant<caf::atom("m_traces")>;
-using relay_atom = caf::atom_constant<caf::atom("m_relay")>;
 /// `(child_exit_atom, child address, reason)`: a child's actor exited with an error.
 using child_exit_atom = caf::atom_constant<caf::atom("m_chexit")>;
 /// `(run_atom, actor_job_ptr, std::uint32_t slot)`: run a job on the service's actor.
@@ -164,6 +163,8 @@ class service_actor : public caf::event_based_actor, public host_driver {
   caf::actor relay_;
   caf::actor_addr parent_;
   caf::strong_actor_ptr keep_alive_;
+  /// Requests answered once the service stopped (wait-until-stopped, and a final
+  /// stop: answered from on_exit, see run_lifecycle).
   std::vector<caf::response_promise> stopped_waiters_;
   /// A lifecycle step running as a root task, with the request to answer.
   struct lifecycle_request {
@@ -172,8 +173,7 @@ class service_actor : public caf::event_based_actor, public host_driver {
     bool final;
   };
   std::vector<lifecycle_request> lifecycle_requests_;
-  /// Answers to send once the actor has exited (see run_lifecycle).
-  std::vector<caf::response_promise> exit_answers_;
+
   /// Answers held until the end of the current turn (see answer()): nearly always one.
   std::optional<std::pair<caf::response_promise, caf::error>> turn_answer_;
   std::vector<std::pair<caf::response_promise, caf::error>> more_turn_answers_;

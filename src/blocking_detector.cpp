@@ -56,7 +56,7 @@ std::string short_function(std::string_view fn) {
 ActivitySlot::ActivitySlot(const std::type_info& type, std::string label,
                            ActivityRegistry* registry)
     : type_(&type),
-      label_(std::move(label)),
+      label_(label.empty() ? nullptr : std::make_unique<const std::string>(std::move(label))),
       registry_(registry != nullptr ? registry : &ActivityRegistry::global()) {
   registry_->add(*this);
 }
@@ -89,7 +89,7 @@ ActivitySlot::sample ActivitySlot::read() const noexcept {
 }
 
 std::string ActivitySlot::label() const {
-  return label_.empty() ? detail::class_label(*type_) : label_;
+  return label_ ? *label_ : detail::class_label(*type_);
 }
 
 // -- ActivityRegistry ---------------------------------------------------------------------

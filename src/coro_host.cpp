@@ -44,13 +44,15 @@ std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, 
   if (!t.valid())
     return 0;
   auto id = next_id_++;
-  auto& record = tasks_.try_emplace(id).first->second;
+  auto owned = std::make_unique<task_record>();
+  auto& record = *owned;
   record.id = id;
   record.name = std::move(name);
   record.root = t.release();
   record.host = this;
   record.is_future = is_future;
   record.root.promise().root_ = &record;
+  tasks_.insert(id, std::move(owned));
   if (deferred) {
     if (depth_ > 0 || draining_)
       soon_.push_back(id);  // no message: drain() begins it when the running one yields
@@ -60,11 +62,16 @@ std::uint64_t coro_host::launch(task<void> t, std::string name, bool is_future, 
   return id;
 }
 
+task_record* coro_host::record(std::uint64_t id) noexcept {
+  auto* owned = tasks_.find(id);
+  return owned != nullptr ? owned->get() : nullptr;
+}
+
 void coro_host::begin(std::uint64_t id) {
-  auto i = tasks_.find(id);
-  if (i == tasks_.end() || i->second.begun)
+  auto* r = record(id);
+  if (r == nullptr || r->begun)
     return;
-  run_first_step(i->second);
+  run_first_step(*r);
   drain();
 }
 
@@ -79,17 +86,17 @@ void coro_host::run_first_step(task_record& record) {
 }
 
 std::size_t coro_host::pending_futures() const noexcept {
-  return static_cast<std::size_t>(std::count_if(tasks_.begin(), tasks_.end(), [](auto& kvp) {
-    return kvp.second.is_future && !kvp.second.finished;
-  }));
+  std::size_t n = 0;
+  tasks_.for_each([&n](std::uint64_t, const std::unique_ptr<task_record>& r) {
+    if (r->is_future && !r->finished)
+      ++n;
+  });
+  return n;
 }
 
 void coro_host::cancel_futures() {
-  std::vector<std::uint64_t> ids;
-  for (auto& [id, record] : tasks_)
-    if (record.is_future && !record.finished)
-      ids.push_back(id);
-  cancel_tasks(std::move(ids));
+  cancel_tasks(tasks_.ids_where(
+      [](const std::unique_ptr<task_record>& r) { return r->is_future && !r->finished; }));
 }
 
 void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
@@ -98,25 +105,21 @@ void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
   // Newest first, as mode cancels its futures in reverse.
   std::sort(ids.rbegin(), ids.rend());
   for (auto id : ids) {
-    auto i = tasks_.find(id);
-    if (i == tasks_.end())
-      continue;
-    auto& record = i->second;
-    if (record.begun && !record.finished && record.waiting != nullptr)
-      resume_node(*record.waiting, wake_reason::cancelled);
+    auto* r = record(id);
+    if (r != nullptr && r->begun && !r->finished && r->waiting != nullptr)
+      resume_node(*r->waiting, wake_reason::cancelled);
   }
   // Whatever did not end on cancellation (never begun, or suspended again) goes now:
   // destroying the frame runs its destructors, and it never resumes.
   for (auto id : ids) {
-    auto i = tasks_.find(id);
-    if (i == tasks_.end() || i->second.finished)
+    auto* r = record(id);
+    if (r == nullptr || r->finished)
       continue;
-    auto& record = i->second;
-    if (record.waiting != nullptr)
-      forget(*record.waiting);
+    if (r->waiting != nullptr)
+      forget(*r->waiting);
     // The frame goes first: its destructors may still reach the record (wait nodes).
-    record.root.destroy();
-    tasks_.erase(id);
+    r->root.destroy();
+    tasks_.take(id);
     driver_.on_task_done(id, true, nullptr);
   }
   drain();
@@ -124,12 +127,10 @@ void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
 
 void coro_host::destroy_all() noexcept {
   // Frames may hold wait_nodes that call forget() from their destructors: keep the
-  // tables alive until every frame is gone.
+  // tables alive until every frame is gone. Newest first.
   while (!tasks_.empty()) {
-    auto& record = tasks_.begin()->second;
-    auto id = record.id;
-    record.root.destroy();
-    tasks_.erase(id);
+    auto owned = tasks_.take_last();
+    owned->root.destroy();
   }
   waits_.clear();
   finished_ = nullptr;
@@ -145,16 +146,15 @@ std::uint64_t coro_host::suspend(wait_node& node, std::coroutine_handle<> h) {
   node.task = current_;
   if (current_ != nullptr)
     current_->waiting = &node;
-  waits_.emplace(node.id, &node);
+  waits_.insert(node.id, &node);
   return node.id;
 }
 
 void coro_host::forget(wait_node& node) noexcept {
   if (node.id == 0)
     return;
-  auto i = waits_.find(node.id);
-  if (i != waits_.end() && i->second == &node) {
-    waits_.erase(i);
+  if (auto* registered = waits_.find(node.id); registered != nullptr && *registered == &node) {
+    waits_.take(node.id);
     if (node.task != nullptr && node.task->waiting == &node)
       node.task->waiting = nullptr;
   }
@@ -162,29 +162,23 @@ void coro_host::forget(wait_node& node) noexcept {
 }
 
 void coro_host::resume(std::uint64_t id, wake_reason reason) {
-  auto i = waits_.find(id);
-  if (i == waits_.end())
+  auto* node = find(id);
+  if (node == nullptr)
     return;
-  resume_node(*i->second, reason);
+  resume_node(*node, reason);
   drain();
 }
 
 void coro_host::wake_stopped() {
-  std::vector<std::uint64_t> ids;
-  for (auto& [id, node] : waits_)
-    if (node->wake_on_stop)
-      ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  for (auto id : ids) {
-    auto i = waits_.find(id);
-    if (i != waits_.end())
-      resume_node(*i->second, wake_reason::stopped);
-  }
+  auto ids = waits_.ids_where([](wait_node* node) { return node->wake_on_stop; });
+  for (auto id : ids)
+    if (auto* node = find(id))
+      resume_node(*node, wake_reason::stopped);
   drain();
 }
 
 void coro_host::resume_node(wait_node& node, wake_reason reason) {
-  waits_.erase(node.id);
+  waits_.take(node.id);
   node.id = 0;
   node.reason = reason;
   auto* record = node.task;
@@ -199,11 +193,11 @@ void coro_host::resume_node(wait_node& node, wake_reason reason) {
 }
 
 std::vector<task_trace> coro_host::traces() const {
-  std::vector<const task_record*> records;
-  for (auto& [id, record] : tasks_)
-    if (!record.finished)
-      records.push_back(&record);
-  std::sort(records.begin(), records.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  std::vector<const task_record*> records;  // by id: the table is in id order
+  tasks_.for_each([&records](std::uint64_t, const std::unique_ptr<task_record>& r) {
+    if (!r->finished)
+      records.push_back(r.get());
+  });
   std::vector<task_trace> result;
   for (auto* record : records) {
     task_trace trace;
@@ -242,7 +236,7 @@ void coro_host::drain() {
       host.draining_ = false;
       // Left early by an exception: what did not begin yet begins on a later turn.
       for (auto id : host.soon_)
-        if (auto i = host.tasks_.find(id); i != host.tasks_.end() && !i->second.begun)
+        if (auto* r = host.record(id); r != nullptr && !r->begun)
           host.driver_.post_begin(id);
       host.soon_.clear();
     }
@@ -258,14 +252,14 @@ void coro_host::drain() {
       if (error && exception_ptr_cast<CancelledError>(error) != nullptr)
         error = nullptr;
       record.root.destroy();
-      tasks_.erase(id);
+      tasks_.take(id);
       driver_.on_task_done(id, is_future, std::move(error));
       continue;
     }
     if (next < soon_.size()) {
-      auto i = tasks_.find(soon_[next++]);
-      if (i != tasks_.end() && !i->second.begun)
-        run_first_step(i->second);
+      auto* r = record(soon_[next++]);
+      if (r != nullptr && !r->begun)
+        run_first_step(*r);
       continue;
     }
     return;

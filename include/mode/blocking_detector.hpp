@@ -107,7 +107,9 @@ class ActivitySlot {
   std::atomic<const char*> handler_{""};
   std::atomic<std::source_location> where_{};
   const std::type_info* type_;
-  std::string label_;
+  /// Given only for watched slots: every service actor has a slot, and most never
+  /// need a label, so it costs a pointer rather than a string.
+  std::unique_ptr<const std::string> label_;
   ActivityRegistry* registry_;
   std::uint64_t id_ = 0;
   ActivitySlot* prev_ = nullptr;  // intrusive list, guarded by the registry's mutex

@@ -36,7 +36,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -163,13 +162,20 @@ class Diag {
   /// True while `flag` is set.
   [[nodiscard]] bool has_flag(std::string_view flag) const;
   /// The flags set now, sorted.
-  [[nodiscard]] const std::set<std::string, std::less<>>& flags() const noexcept { return flags_; }
+  [[nodiscard]] std::vector<std::string> flags() const;
   /// When `flag` last changed (set or unset), if ever.
   [[nodiscard]] std::optional<clock::time_point> last_transition(std::string_view flag) const;
 
  private:
-  std::set<std::string, std::less<>> flags_;
-  std::map<std::string, clock::time_point, std::less<>> last_transition_;
+  struct entry {
+    std::string flag;
+    clock::time_point last_transition;
+    bool set = false;
+  };
+  entry& at(std::string_view flag);
+  /// Every flag ever set, sorted: a service has a handful, and one vector costs each
+  /// service less than a set and a map.
+  std::vector<entry> entries_;
 };
 
 /// The prefix-adding logger of a service: `log().info("x")` logs `[^--Label]: x`.
@@ -428,8 +434,7 @@ class Service : public std::enable_shared_from_this<Service> {
   template <class T>
   T& add_context(std::unique_ptr<T> resource) {
     auto& ref = *resource;
-    contexts_.push_back(std::shared_ptr<void>(std::move(resource)));
-    context_order_.push_back(0);
+    contexts_.push_back(context{std::shared_ptr<void>(std::move(resource)), {}});
     return ref;
   }
   /// mode's add_async_context: enters `ctx` now (`co_await ctx->aenter()`) and exits it
@@ -494,9 +499,13 @@ class Service : public std::enable_shared_from_this<Service> {
   std::vector<std::pair<std::string, task_factory>> task_factories_;
   std::vector<std::shared_ptr<Service>> children_;
   std::weak_ptr<Service> parent_;
-  std::vector<std::shared_ptr<void>> contexts_;
-  std::vector<std::function<task<void>()>> async_exits_;
-  std::vector<std::size_t> context_order_;  // 0 = sync (contexts_), 1 = async
+  /// An entered context: a resource released by its destructor (add_context) or an
+  /// exit to await (add_async_context).
+  struct context {
+    std::shared_ptr<void> resource;
+    std::function<task<void>()> async_exit;
+  };
+  std::vector<context> contexts_;  // in the order entered
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<detail::service_binding> binding_;
 };

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mode/detail/id_table.hpp"
 #include "mode/task.hpp"
 
 namespace mode::detail {
@@ -125,8 +126,8 @@ class coro_host {
 
   /// The wait registered as `id`, or nullptr if it already ended.
   [[nodiscard]] wait_node* find(std::uint64_t id) const noexcept {
-    auto i = waits_.find(id);
-    return i != waits_.end() ? i->second : nullptr;
+    auto* node = waits_.find(id);
+    return node != nullptr ? *node : nullptr;
   }
 
   /// Resumes wait `id` (no-op if it already ended).
@@ -155,6 +156,8 @@ class coro_host {
 
  private:
   void resume_node(wait_node& node, wake_reason reason);
+  /// The record of root task `id`, or nullptr.
+  task_record* record(std::uint64_t id) noexcept;
   /// Begins root task `record` (not yet begun) without reaping afterwards.
   void run_first_step(task_record& record);
   void drain();
@@ -162,10 +165,9 @@ class coro_host {
   host_driver& driver_;
   void* owner_ = nullptr;
   std::uint64_t next_id_ = 1;
-  /// The root tasks by id. Records live in the map's nodes (stable addresses: frames
-  /// and wait nodes point at them): one allocation per task, not two.
-  std::unordered_map<std::uint64_t, task_record> tasks_;
-  std::unordered_map<std::uint64_t, wait_node*> waits_;
+  /// The root tasks by id (records on the heap: frames and wait nodes point at them).
+  id_table<std::unique_ptr<task_record>> tasks_;
+  id_table<wait_node*> waits_;
   /// Finished roots to reap (linked through task_record::next_finished).
   task_record* finished_ = nullptr;
   /// Root tasks to begin once the running coroutine yields (launched while one ran).
