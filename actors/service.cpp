@@ -363,8 +363,13 @@ void Service::timer(Seconds interval, task_factory fn, TimerSpec spec) {
     if (spec.exec_first && !should_stop())
       error = co_await detail::error_of(run_guarded(fn, spec.on_error, name));
     auto it = itertimer(interval, spec);
-    while (!error && co_await it.next())
+    // (Not `while (!error && co_await it.next())`: g++ 12 miscompiles a co_await on the
+    // right of && in a loop condition, and the callback's error was lost.)
+    while (!error) {
+      if (!co_await it.next())
+        break;
       error = co_await detail::error_of(run_guarded(fn, spec.on_error, name));
+    }
     if (error)
       co_await detail::fail_with(std::move(error));
   });

@@ -66,37 +66,36 @@ class relay_actor : public caf::event_based_actor {
         },
     };
   }
+  void on_exit() override;
 };
 
 std::mutex relay_mtx;
+/// Each system's relay, while it lives (an entry goes with its relay: a later system
+/// at the same address must not find it).
 std::unordered_map<caf::actor_system*, caf::actor_addr> relays;
 
-/// The relay of `sys`, from the process-wide table (spawned if it has none alive).
-caf::actor shared_timer_relay(caf::actor_system& sys) {
+void relay_actor::on_exit() {
   std::lock_guard<std::mutex> guard{relay_mtx};
-  auto& addr = relays[&sys];
-  if (auto existing = caf::actor_cast<caf::actor>(addr);
-      existing && &existing->home_system() == &sys)
-    return existing;
-  // Hidden: CAF's shutdown does not wait for it. Services hold it strongly; it dies with
-  // the last of them once its pending timers fired.
-  auto relay = sys.spawn<relay_actor, caf::hidden>();
-  addr = relay.address();
-  return relay;
+  if (auto i = relays.find(&home_system()); i != relays.end() && i->second == address())
+    relays.erase(i);
 }
 
 }  // namespace
 
 caf::actor timer_relay(caf::actor_system& sys) {
-  // Every spawn asks: a per-thread copy of the last answer spares the process-wide lock.
-  thread_local caf::actor_system* cached_sys = nullptr;
-  thread_local caf::actor_addr cached;
-  if (cached_sys == &sys)
-    if (auto relay = caf::actor_cast<caf::actor>(cached); relay && &relay->home_system() == &sys)
-      return relay;
-  auto relay = shared_timer_relay(sys);
-  cached_sys = &sys;
-  cached = relay.address();
+  // A service spawned from another one's actor shares its relay: no lock on the spawn
+  // path (a supervisor's restarts, a parent's children).
+  if (auto* spawner = running_actor();
+      spawner != nullptr && spawner->relay() && &spawner->home_system() == &sys)
+    return spawner->relay();
+  std::lock_guard<std::mutex> guard{relay_mtx};
+  auto& addr = relays[&sys];
+  if (auto existing = caf::actor_cast<caf::actor>(addr))
+    return existing;
+  // Hidden: CAF's shutdown does not wait for it. Services hold it strongly; it dies with
+  // the last of them once its pending timers fired.
+  auto relay = sys.spawn<relay_actor, caf::hidden>();
+  addr = relay.address();
   return relay;
 }
 

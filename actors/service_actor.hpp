@@ -123,6 +123,8 @@ class service_actor : public caf::event_based_actor, public host_driver {
 
   // -- used by Service ----------------------------------------------------------------------
   coro_host& host() noexcept { return host_; }
+  /// The timer relay this actor schedules its timeouts through.
+  [[nodiscard]] const caf::actor& relay() const noexcept { return relay_; }
   Service& service() noexcept { return *svc_; }
   /// Keeps this actor alive while the service runs (released when it stops).
   void keep_alive(bool on);

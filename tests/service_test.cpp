@@ -421,3 +421,85 @@ TEST_CASE("runtime dependencies and handles awaited from another service" * doct
   CHECK(rec->count("children left: 0") == 1);
   CHECK(other.state() == ServiceState::shutdown);
 }
+
+namespace {
+
+class Contexts : public Recorded {
+ public:
+  using Recorded::Recorded;
+  task<void> on_start() override {
+    add_context(std::make_unique<Context>(rec_, "sync1"));
+    co_await add_async_context(std::make_unique<AsyncContext>(rec_));
+    add_context(std::make_unique<Context>(rec_, "sync2"));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("contexts of both kinds unwind newest first, interleaved as they were entered" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  mode::ServiceHandle h{fx.sys, std::make_shared<Contexts>("c", rec)};
+  h.start();
+  h.stop();
+  CHECK(rec->events() ==
+        std::vector<std::string>{"c.on_first_start", "sync1.acquired", "async.acquired",
+                                 "sync2.acquired", "c.on_started", "c.on_stop", "sync2.released",
+                                 "async.released", "sync1.released", "c.on_shutdown"});
+}
+
+TEST_CASE("a service stopped for good lets its actor go; a new start gets a fresh actor" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto root = std::make_shared<Recorded>("root", rec);
+  auto child = root->add_dependency(std::make_shared<Recorded>("child", rec));
+  mode::ServiceHandle h{fx.sys, root};
+  h.start();
+  auto first = root->binding()->get();
+  auto first_child = child->binding()->get();
+  REQUIRE(first);
+  REQUIRE(first_child);
+  h.stop();
+  // Answered once the actor has gone (so that what the caller sends next finds none).
+  CHECK_FALSE(root->binding()->get());
+  CHECK(h.state() == ServiceState::shutdown);  // read from the object: no actor to ask
+  CHECK(h.wait_until_stopped(1.0));
+  h.stop();  // a no-op, as for any stopped service
+  h.start();
+  CHECK(h.state() == ServiceState::running);
+  CHECK(root->restart_count() == 1);
+  CHECK(root->binding()->get() != first);
+  auto second_child = child->binding()->get();
+  REQUIRE(second_child);
+  CHECK(second_child != first_child);
+  CHECK(child->state() == ServiceState::running);
+  h.restart();  // restart in place keeps the actor
+  CHECK(root->restart_count() == 2);
+  h.stop();
+  CHECK(rec->count("child.on_start") == 3);
+  CHECK(rec->count("child.on_shutdown") == 3);
+}
+
+TEST_CASE("a parent killed outright takes its running children down with it" *
+          doctest::timeout(30)) {
+  system_fixture fx;
+  auto rec = std::make_shared<recorder>();
+  auto root = std::make_shared<Recorded>("root", rec);
+  auto child = root->add_dependency(std::make_shared<Sleeper>("child", rec));
+  mode::ServiceHandle h{fx.sys, root};
+  h.send_start();
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (rec->count("child.run") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(rec->count("child.run") == 1);
+  auto child_actor = child->binding()->get();
+  REQUIRE(child_actor);
+  caf::scoped_actor self{fx.sys};
+  self->monitor(child_actor);
+  caf::anon_send_exit(root->binding()->get(), caf::exit_reason::kill);
+  bool down = false;
+  self->receive([&](caf::down_msg&) { down = true; }, caf::after(20s) >> [] {});
+  CHECK(down);  // nothing linked them: the parent's exit told the child
+}

@@ -60,6 +60,10 @@ task<int> answer() {
   co_return 42;
 }
 
+task<void> answer_void() {
+  co_return;
+}
+
 task<long> sum_many(int n) {
   long total = 0;
   for (int i = 0; i < n; ++i)
@@ -194,4 +198,76 @@ TEST_CASE("wake_stopped resumes only waits that return early on stop" * doctest:
   fx.host.wake_stopped();
   CHECK(log == std::vector<std::string>{"sleeper stopped"});
   fx.host.destroy_all();
+}
+
+TEST_CASE("error_of yields a task's exception; fail_with ends a coroutine with one" *
+          doctest::timeout(10)) {
+  fixture fx;
+  std::vector<std::string> log;
+  auto failing = []() -> task<void> {
+    throw std::runtime_error("from the child");
+    co_return;
+  };
+  auto passing_on = [](std::exception_ptr e) -> task<void> {
+    co_await mode::detail::fail_with(std::move(e));
+    throw std::logic_error("never reached: fail_with does not resume");
+  };
+  auto parent = [&]() -> task<void> {
+    auto error = co_await mode::detail::error_of(failing());
+    log.push_back(error ? "got an error" : "no error");
+    auto none = co_await mode::detail::error_of(answer_void());
+    log.push_back(none ? "error" : "none");
+    // What fail_with ended a task with reaches a plain co_await as a throw.
+    try {
+      co_await passing_on(error);
+    } catch (const std::runtime_error& e) {
+      log.push_back(std::string{"caught "} + e.what());
+    }
+    auto again = co_await mode::detail::error_of(passing_on(error));
+    log.push_back(again == error ? "same exception" : "another exception");
+  };
+  fx.host.launch(parent(), "parent", true);
+  fx.driver.run();
+  CHECK(log == std::vector<std::string>{"got an error", "none", "caught from the child",
+                                        "same exception"});
+  REQUIRE(fx.driver.done.size() == 1);
+  CHECK(fx.driver.done[0].second == "ok");
+}
+
+TEST_CASE("a root task ended by fail_with is reported like one that threw" * doctest::timeout(10)) {
+  fixture fx;
+  auto root = []() -> task<void> {
+    co_await park();
+    co_await mode::detail::fail_with(std::make_exception_ptr(std::runtime_error("failed")));
+  };
+  fx.host.launch(root(), "root", true);
+  fx.driver.run();
+  CHECK(fx.driver.done.empty());
+  fx.host.resume(2, wake_reason::fired);
+  REQUIRE(fx.driver.done.size() == 1);
+  CHECK(fx.driver.done[0].second == "failed");
+  CHECK(fx.host.traces().empty());
+}
+
+TEST_CASE("an empty task<void> is a finished task; an empty task<int> is an error" *
+          doctest::timeout(10)) {
+  fixture fx;
+  std::vector<std::string> log;
+  auto body = [&]() -> task<void> {
+    co_await task<void>{};
+    log.push_back("awaited an empty task");
+    CHECK(co_await mode::detail::error_of(task<void>{}) == nullptr);
+    try {
+      co_await task<int>{};
+    } catch (const std::logic_error& e) {
+      log.push_back(e.what());
+    }
+  };
+  CHECK(task<void>{}.done() == false);  // no coroutine: not "done", just nothing to run
+  CHECK(fx.host.launch(task<void>{}, "empty", true) == 0);
+  CHECK(fx.driver.begins.empty());
+  fx.host.launch(body(), "body", true);
+  fx.driver.run();
+  CHECK(log == std::vector<std::string>{"awaited an empty task",
+                                        "mode: co_await on an empty mode::task<T>"});
 }

@@ -12,7 +12,9 @@
 // lambda, a brace-initialised struct) created inside a co_await expression is destroyed
 // twice. `co_await f([x] {...})` corrupts x; name the lambda first:
 // `auto fn = [x] {...}; co_await f(fn);`. mode-cpp's own API takes no such arguments
-// in awaited calls.
+// in awaited calls. A second one: a co_await on the right of `&&` in a loop condition
+// (`while (!error && co_await it.next())`) loses what the body assigned; await on a
+// line of its own.
 #pragma once
 
 #include <coroutine>
