@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "mode/blocking_detector.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
@@ -143,7 +145,7 @@ TEST_CASE("reports are rate limited and the next one counts those dropped" * doc
   std::vector<std::unique_ptr<ActivitySlot>> slots;
   for (int i = 0; i < 5; ++i) {
     slots.push_back(
-        std::make_unique<ActivitySlot>(typeid(Probe), "S" + std::to_string(i), &h.registry));
+        std::make_unique<ActivitySlot>(typeid(Probe), fmt::format("S{}", i), &h.registry));
     (void)slots.back()->enter("begin");
   }
   detector.check();

@@ -288,7 +288,7 @@ class generator {
   std::string element(std::size_t f, int lo, int hi, bool star, std::bitset<64>& set) {
     int width = hi - lo + 1;
     int step = chance(40) ? uniform(1, width) : 1;
-    std::string suffix = step > 1 || chance(10) ? "/" + std::to_string(step) : "";
+    std::string suffix = step > 1 || chance(10) ? fmt::format("/{}", step) : "";
     auto add = [&](int a, int b) {
       for (int v = a; v <= b; v += step)
         set[static_cast<std::size_t>(v)] = true;

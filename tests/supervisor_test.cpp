@@ -2,6 +2,7 @@
 // restart limit on virtual time, escalation, replacement, stale down messages, crash
 // during start, a restart storm, and stop while a restart is in progress.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <atomic>
 #include <thread>
@@ -480,7 +481,7 @@ TEST_CASE("replacement(service, index) builds the new service for the crashed sl
   opts.replacement = [&](std::shared_ptr<mode::Service> old,
                          std::size_t index) -> task<std::shared_ptr<mode::Service>> {
     calls.emplace_back(old.get(), index);
-    made.push_back(std::make_shared<StatService>("Z" + std::to_string(made.size() + 2)));
+    made.push_back(std::make_shared<StatService>(fmt::format("Z{}", made.size() + 2)));
     co_return made.back();
   };
   auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
