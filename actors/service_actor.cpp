@@ -246,7 +246,10 @@ caf::invoke_message_result service_actor::consume(caf::mailbox_element& x) {
   in_turn_ = true;
   auto result = caf::event_based_actor::consume(x);
   in_turn_ = false;
-  flush_answers();
+  // An actor that quits in this turn answers from on_exit, right before CAF sends its
+  // down message: a supervisor then wakes once for both.
+  if (!exiting_)
+    flush_answers();
   return result;
 }
 
