@@ -37,6 +37,11 @@ const caf::message& stop_message() {
   return msg;
 }
 
+const caf::message& stop_for_restart_message() {
+  static const caf::message msg = caf::make_message(stop_atom::value, restart_atom::value);
+  return msg;
+}
+
 const caf::message& restart_message() {
   static const caf::message msg = caf::make_message(restart_atom::value);
   return msg;
@@ -190,6 +195,12 @@ caf::behavior service_actor::shared_behavior() {
       [](stop_atom) -> caf::result<void> {
         auto& self = consuming();
         self.run_lifecycle(self.svc_->stop(), "Service.stop", self.make_response_promise(), true);
+        return caf::delegated<void>{};
+      },
+      [](stop_atom, restart_atom) -> caf::result<void> {
+        // A supervisor stops a group that it restarts right after: no new actor for that.
+        auto& self = consuming();
+        self.run_lifecycle(self.svc_->stop(), "Service.stop", self.make_response_promise());
         return caf::delegated<void>{};
       },
       [](restart_atom) -> caf::result<void> {

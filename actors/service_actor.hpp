@@ -47,6 +47,8 @@ enum class errc : std::uint8_t {
 /// reference count, so every start, stop and restart can share one.
 const caf::message& maybe_start_message();  ///< (start_atom, true): mode's maybe_start
 const caf::message& stop_message();
+/// (stop_atom, restart_atom): a stop that a restart follows, so the actor stays.
+const caf::message& stop_for_restart_message();
 const caf::message& restart_message();
 const caf::message& wait_stopped_message();
 

@@ -621,6 +621,15 @@ void SupervisorStrategy::fail_max_restarts(const std::string& last_crash) {
 // -- stopping ----------------------------------------------------------------------------------
 
 task<void> SupervisorStrategy::stop_services(std::vector<std::shared_ptr<Service>> services) {
+  return stop_slots(std::move(services), true);
+}
+
+task<void> SupervisorStrategy::stop_for_restart(std::vector<std::shared_ptr<Service>> services) {
+  return stop_slots(std::move(services), false);
+}
+
+task<void> SupervisorStrategy::stop_slots(std::vector<std::shared_ptr<Service>> services,
+                                          bool for_good) {
   auto& self = own_actor(*this);
   std::vector<caf::actor> dests;
   std::vector<std::shared_ptr<Service>> stopping;
@@ -636,11 +645,13 @@ task<void> SupervisorStrategy::stop_services(std::vector<std::shared_ptr<Service
   }
   if (dests.empty())
     co_return;
-  group_request awaiter{self, dests, detail::stop_message(), to_nanoseconds(stop_timeout),
-                        "Supervisor.stop_services"};
+  const auto& msg = for_good ? detail::stop_message() : detail::stop_for_restart_message();
+  group_request awaiter{self, dests, msg, to_nanoseconds(stop_timeout), "Supervisor.stop_services"};
   co_await awaiter;
   for (std::size_t i = 0; i < dests.size(); ++i) {
     if (awaiter.answered(i)) {
+      if (!for_good)
+        continue;
       // A service stopped for good ends its actor: the next start spawns a new one.
       if (auto* s = state_->find(*stopping[i]); s != nullptr && s->actor == dests[i]) {
         self.demonitor(s->actor);
@@ -660,7 +671,7 @@ task<void> OneForAllSupervisor::restart_services(std::vector<std::shared_ptr<Ser
   if (services.empty())
     co_return;
   auto all = this->services();
-  co_await stop_services(all);
+  co_await stop_for_restart(all);
   for (auto& svc : all) {
     if (should_stop())
       break;

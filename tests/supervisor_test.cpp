@@ -201,8 +201,14 @@ TEST_CASE("OneForAllSupervisor stops all, then restarts all in order" * doctest:
   start(fx, h);
   fx.advance(100ms);
   rec->clear();
+  auto y_actor = y->binding()->get();
+  auto z_actor = z->binding()->get();
   crash(fx, *z, "KeyError()");
   fx.advance(1s);
+  // The group restarts in place; only the crashed one, whose actor exited, gets a new one.
+  CHECK(y->binding()->get() == y_actor);
+  CHECK(z->binding()->get() != z_actor);
+  CHECK(y->restart_count() == 1);
   CHECK(y->stopped_count == 1);
   CHECK(y->x->stopped_count == 1);
   CHECK(z->stopped_count == 1);

@@ -253,8 +253,13 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// the supervisor itself starts again. For Forfeit-style strategies.
   void forfeit(const std::vector<std::shared_ptr<Service>>& services);
 
+  /// Like stop_services, for services that restart_service restarts right after: their
+  /// actors stay (a stop for good would end them, and the restart spawn new ones).
+  task<void> stop_for_restart(std::vector<std::shared_ptr<Service>> services);
+
  private:
   struct impl;
+  task<void> stop_slots(std::vector<std::shared_ptr<Service>> services, bool for_good);
   task<void> supervise();
   void wake_loop(bool now);
   void fail_max_restarts(const std::string& last_crash);
