@@ -10,9 +10,13 @@ namespace mode::detail {
 
 // -- errors ---------------------------------------------------------------------------------
 
+caf::error make_mode_error(errc code, std::string text) {
+  return caf::error{static_cast<std::uint8_t>(code), error_category,
+                    caf::make_message(std::move(text))};
+}
+
 caf::error make_crash_error(const std::string& reason_text) {
-  return caf::error{static_cast<std::uint8_t>(errc::crashed), error_category,
-                    caf::make_message(reason_text)};
+  return make_mode_error(errc::crashed, reason_text);
 }
 
 std::string error_text(const caf::error& err) {
@@ -163,6 +167,11 @@ caf::behavior service_actor::make_behavior() {
     // The parent died without stopping this child (or a user linked this actor to one
     // that failed): the crash takes this service down too.
     svc_->crash(to_exception(msg.reason));
+  });
+  // Messages the lifecycle does not take go to the service's own handlers (add_handler).
+  set_default_handler([](caf::scheduled_actor* ptr, caf::message_view& view) {
+    auto msg = view.move_content_to_message();
+    return static_cast<service_actor*>(ptr)->svc_->handle_message(msg);
   });
   set_down_handler([this](caf::down_msg& msg) {
     // Monitors are installed by supervisors, which handle their own down messages.

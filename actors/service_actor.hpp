@@ -40,8 +40,17 @@ constexpr caf::atom_value error_category = caf::atom("mode");
 
 /// Error codes in error_category.
 enum class errc : std::uint8_t {
-  crashed = 1,  ///< the service crashed; the context holds the reason text
+  crashed = 1,         ///< the service crashed; the context holds the reason text
+  not_running = 2,     ///< a request reached a service that is not running; context: text
+  handler_failed = 3,  ///< a message handler threw; context: `<label> <- <exception>`
 };
+
+/// An error of error_category with code `code` and `text` as its context.
+caf::error make_mode_error(errc code, std::string text);
+
+/// True on a thread of `sys`'s scheduler, or on any service's actor: a blocking call
+/// there would block the scheduler.
+bool on_scheduler_thread(caf::actor_system& sys) noexcept;
 
 /// The lifecycle requests, built once: a message is copy-on-write with an atomic
 /// reference count, so every start, stop and restart can share one.

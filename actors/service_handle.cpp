@@ -3,6 +3,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <fmt/format.h>
+#include <caf/others.hpp>
+
 #include "service_actor.hpp"
 
 namespace mode {
@@ -12,6 +15,7 @@ using namespace detail;
 struct ServiceHandle::impl {
   caf::actor_system* sys;
   std::shared_ptr<Service> svc;
+  std::string label;  // read once, before the service's actor runs
   mutable std::mutex mtx;
   caf::actor hdl;
 
@@ -27,6 +31,17 @@ struct ServiceHandle::impl {
       hdl = service_actor::spawn(*sys, svc, 1, {});
     return hdl;
   }
+
+  /// A blocking call may not run on a scheduler thread: it would block that thread.
+  void require_plain_thread(const char* call, const char* instead) const {
+    if (on_scheduler_thread(*sys))
+      throw std::logic_error(fmt::format(
+          "mode: ServiceHandle::{} on {} was called on an actor's thread, where it would block "
+          "the scheduler; use {} instead",
+          call, label, instead));
+  }
+
+  std::string call_name(const char* call) const { return fmt::format("{}.{}()", label, call); }
 };
 
 namespace {
@@ -35,10 +50,12 @@ std::chrono::milliseconds to_ms(const Seconds& s) {
   return std::chrono::ceil<std::chrono::milliseconds>(s.duration());
 }
 
-[[noreturn]] void fail(const std::string& what, const caf::error& err) {
-  if (err == caf::sec::request_timeout)
-    throw std::runtime_error("mode: " + what + " timed out");
-  throw ServiceCrashed{error_text(err)};
+[[noreturn]] void fail(const std::string& what, const caf::error& err,
+                       std::optional<Seconds> timeout) {
+  std::optional<std::chrono::nanoseconds> ns;
+  if (timeout)
+    ns = std::chrono::ceil<std::chrono::nanoseconds>(timeout->duration());
+  throw_request_error(err, what, ns);
 }
 
 void call(caf::actor_system& sys, const caf::actor& dest, caf::message msg, const Seconds& timeout,
@@ -48,7 +65,7 @@ void call(caf::actor_system& sys, const caf::actor& dest, caf::message msg, cons
   self->request(dest, to_ms(timeout), std::move(msg))
       .receive([] {}, [&](caf::error& err) { failure = std::move(err); });
   if (failure)
-    fail(what, failure);
+    fail(what, failure, timeout);
 }
 
 }  // namespace
@@ -59,6 +76,7 @@ ServiceHandle::ServiceHandle(caf::actor_system& sys, std::shared_ptr<Service> sv
     throw std::invalid_argument("mode::ServiceHandle: null service");
   impl_->sys = &sys;
   impl_->svc = std::move(svc);
+  impl_->label = impl_->svc->label();
   impl_->hdl = service_actor::spawn(sys, impl_->svc, 1, {});
 }
 
@@ -69,11 +87,13 @@ ServiceHandle::ServiceHandle(ServiceHandle&&) noexcept = default;
 ServiceHandle& ServiceHandle::operator=(ServiceHandle&&) noexcept = default;
 
 void ServiceHandle::start(Seconds timeout) const {
+  impl_->require_plain_thread("start()", "co_await async_start() or send_start()");
   call(*impl_->sys, impl_->live(), caf::make_message(start_atom::value, true), timeout,
-       impl_->svc->label() + ".start()");
+       impl_->call_name("start"));
 }
 
 void ServiceHandle::stop(Seconds timeout) const {
+  impl_->require_plain_thread("stop()", "co_await async_stop() or send_stop()");
   auto hdl = impl_->current();
   caf::scoped_actor self{*impl_->sys};
   caf::error failure;
@@ -81,17 +101,18 @@ void ServiceHandle::stop(Seconds timeout) const {
       .receive([] {}, [&](caf::error& err) { failure = std::move(err); });
   // A service whose actor already exited (after a crash) is stopped.
   if (failure && failure != caf::sec::request_receiver_down)
-    fail(impl_->svc->label() + ".stop()", failure);
+    fail(impl_->call_name("stop"), failure, timeout);
 }
 
 void ServiceHandle::restart(Seconds timeout) const {
+  impl_->require_plain_thread("restart()", "send_restart()");
   if (!impl_->svc->binding()->get()) {
     // The actor exited after a crash: a new actor resets the service and starts it.
     start(timeout);
     return;
   }
   call(*impl_->sys, impl_->current(), caf::make_message(restart_atom::value), timeout,
-       impl_->svc->label() + ".restart()");
+       impl_->call_name("restart"));
 }
 
 void ServiceHandle::crash(std::string reason) const {
@@ -99,6 +120,7 @@ void ServiceHandle::crash(std::string reason) const {
 }
 
 ServiceState ServiceHandle::state(Seconds timeout) const {
+  impl_->require_plain_thread("state()", "the service's own state() on its actor");
   caf::scoped_actor self{*impl_->sys};
   std::optional<ServiceState> result;
   caf::error failure;
@@ -111,10 +133,12 @@ ServiceState ServiceHandle::state(Seconds timeout) const {
     // Its actor exited (after a crash, or after a stop for good), which makes the
     // object safe to read from here: the exit happened before the binding said so.
     return impl_->svc->state();
-  fail(impl_->svc->label() + ".state()", failure);
+  fail(impl_->call_name("state"), failure, timeout);
 }
 
 bool ServiceHandle::wait_until_stopped(std::optional<Seconds> timeout) const {
+  impl_->require_plain_thread("wait_until_stopped()",
+                              "co_await wait_until_stopped() in the service's coroutine");
   caf::scoped_actor self{*impl_->sys};
   bool stopped = false;
   caf::error failure;
@@ -133,10 +157,11 @@ bool ServiceHandle::wait_until_stopped(std::optional<Seconds> timeout) const {
     return true;
   if (failure == caf::sec::request_timeout)
     return false;
-  fail(impl_->svc->label() + ".wait_until_stopped()", failure);
+  fail(impl_->call_name("wait_until_stopped"), failure, timeout);
 }
 
 std::string ServiceHandle::human_tracebacks(Seconds timeout) const {
+  impl_->require_plain_thread("human_tracebacks()", "the service's own human_tracebacks()");
   caf::scoped_actor self{*impl_->sys};
   std::string result;
   caf::error failure;
@@ -144,7 +169,7 @@ std::string ServiceHandle::human_tracebacks(Seconds timeout) const {
       .receive([&](std::string& text) { result = std::move(text); },
                [&](caf::error& err) { failure = std::move(err); });
   if (failure)
-    fail(impl_->svc->label() + ".human_tracebacks()", failure);
+    fail(impl_->call_name("human_tracebacks"), failure, timeout);
   return result;
 }
 
@@ -176,6 +201,26 @@ task<void> ServiceHandle::async_stop() const {
 
 const std::shared_ptr<Service>& ServiceHandle::service() const noexcept {
   return impl_->svc;
+}
+
+const std::string& ServiceHandle::label() const noexcept {
+  return impl_->label;
+}
+
+caf::message ServiceHandle::request_message(caf::message msg, Seconds timeout) const {
+  impl_->require_plain_thread("request()", "co_await mode::request(...)");
+  caf::scoped_actor self{*impl_->sys};
+  caf::message reply;
+  caf::error failure;
+  self->request(impl_->current(), to_ms(timeout), std::move(msg))
+      .receive([&](caf::error& err) { failure = std::move(err); },
+               caf::others >> [&](caf::message_view& xs) -> caf::result<caf::message> {
+                 reply = xs.move_content_to_message();
+                 return caf::message{};
+               });
+  if (failure)
+    fail(impl_->call_name("request"), failure, timeout);
+  return reply;
 }
 
 caf::actor ServiceHandle::actor() const {

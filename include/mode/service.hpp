@@ -44,6 +44,8 @@
 #include <spdlog/spdlog.h>
 
 #include "mode/detail/awaiters.hpp"
+#include "mode/detail/message_handler.hpp"
+#include "mode/errors.hpp"
 #include "mode/event.hpp"
 #include "mode/task.hpp"
 #include "mode/timer.hpp"
@@ -104,13 +106,6 @@ enum class ServiceState : std::uint8_t {
 
 /// mode's state string: "init", "running", "stopping", "shutdown" or "crashed".
 std::string_view to_string(ServiceState state) noexcept;
-
-/// The reason a service crashed, when the reason came from another service: a chain
-/// that prints `Parent <- Child <- std::runtime_error: what` (innermost last).
-class ServiceCrashed : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// Renders an exception as `<demangled type>: <what()>`.
 std::string describe_exception(const std::exception_ptr& error);
@@ -383,6 +378,43 @@ class Service : public std::enable_shared_from_this<Service> {
   /// scheduler). Call on the service's actor.
   [[nodiscard]] clock::time_point now() const;
 
+  // -- messages ---------------------------------------------------------------------------
+
+  /// Registers a handler for the messages whose elements match `fn`'s parameters (in
+  /// the constructor, like add_task). `fn` runs on this service's actor, one message at
+  /// a time with the hooks and tasks, while the service runs. It is a plain function
+  /// (its return value is the reply; void replies with nothing) or a coroutine
+  /// returning task<R> (the reply comes when it finishes; it may co_await sleep or
+  /// request). A request is always answered:
+  ///   - with the result;
+  ///   - with RequestError if the handler threw (`<label> <- <type>: <what()>`); the
+  ///     service keeps running (the requester waits for the answer, so the exception is
+  ///     its to handle);
+  ///   - with ServiceNotRunning if the service is not running (not started, stopping,
+  ///     stopped or crashed), or stopped before its coroutine handler finished.
+  /// A message that no handler takes is answered with CAF's unexpected_message (and
+  /// logged at warning). Message types cross actors by value: they must be copyable
+  /// and, as for any CAF message, have an `inspect` overload (or be allowed with
+  /// CAF_ALLOW_UNSAFE_MESSAGE_TYPE). Tag requests with atoms:
+  ///   `add_handler([this](get_atom) { return count_; });`
+  template <class F>
+  void add_handler(F fn) {
+    using traits = detail::callable_traits<F>;
+    add_message_handler(
+        detail::handler_builder<F, typename traits::result, typename traits::params>::make(
+            *this, std::move(fn)));
+  }
+  /// add_handler for a member function of this service: `add_handler(&Counter::get);`.
+  template <class S, class R, class... Ps>
+  void add_handler(R (S::*fn)(Ps...)) {
+    auto* self = static_cast<S*>(this);
+    auto call = [self, fn](Ps... xs) -> R {
+      return (self->*fn)(std::forward<Ps>(xs)...);
+    };
+    add_message_handler(detail::handler_builder<decltype(call), R, std::tuple<Ps...>>::make(
+        *this, std::move(call)));
+  }
+
   // -- waiting ----------------------------------------------------------------------------
 
   /// Sleeps `d`, or less if the service stops first. mode's Service.sleep.
@@ -467,6 +499,11 @@ class Service : public std::enable_shared_from_this<Service> {
   void set_restart_count(int count) noexcept { restart_count_ = count; }
 
  private:
+  void add_message_handler(detail::message_handler handler);
+  /// Runs the handler that takes `msg` (the actor's default handler calls this).
+  caf::result<caf::message> handle_message(caf::message& msg);
+  friend void detail::launch_reply(Service& svc, task<void> t);
+
   friend class detail::service_actor;
 
   void add_child(std::shared_ptr<Service> child);
@@ -505,7 +542,8 @@ class Service : public std::enable_shared_from_this<Service> {
     std::shared_ptr<void> resource;
     std::function<task<void>()> async_exit;
   };
-  std::vector<context> contexts_;  // in the order entered
+  std::vector<context> contexts_;                  // in the order entered
+  std::vector<detail::message_handler> handlers_;  // add_handler, in the order added
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<detail::service_binding> binding_;
 };

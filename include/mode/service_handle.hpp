@@ -7,6 +7,9 @@
 #include <optional>
 #include <string>
 
+#include <caf/message.hpp>
+
+#include "mode/detail/reply.hpp"
 #include "mode/service.hpp"
 #include "mode/times.hpp"
 
@@ -18,12 +21,20 @@ class actor_system;
 namespace mode {
 
 /// A thread-safe handle on a Service hosted by its own actor. Every call is a message
-/// to that actor; the blocking calls wait for its answer (up to a timeout) and may be
-/// made from any thread that is not an actor of the same system. From inside another
-/// service's coroutine, use the awaitable async_* calls instead.
+/// to that actor; the blocking calls wait for its answer (up to a timeout).
 ///
-/// A service whose actor exited after a crash is spawned again (same object, reset) by
-/// start() and restart().
+/// Blocking calls are for plain threads (main, tests, your own threads). Made on a
+/// thread of the actor system's scheduler (a service's hook or task, a plain CAF
+/// actor's handler) they would block that thread, and with it other actors: they
+/// throw std::logic_error at once instead, naming the call and its awaitable or
+/// asynchronous form (async_start, async_stop, send_*, mode::request).
+///
+/// Errors (mode/errors.hpp): TimeoutError when the answer did not come within the
+/// timeout; ServiceCrashed when start or restart crashed; RequestError and
+/// ServiceNotRunning from request().
+///
+/// A service whose actor exited (after a crash or a stop for good) is spawned again
+/// (same object, reset) by start() and restart().
 class ServiceHandle {
  public:
   /// How long a blocking call waits for the service's answer by default.
@@ -55,6 +66,19 @@ class ServiceHandle {
   bool wait_until_stopped(std::optional<Seconds> timeout = std::nullopt) const;
   /// The service's human_tracebacks(), fetched from its actor.
   [[nodiscard]] std::string human_tracebacks(Seconds timeout = default_timeout) const;
+  /// Sends `xs...` to the service's message handlers (Service::add_handler) and waits
+  /// for the reply, read as R (void: an empty reply, as a void handler gives;
+  /// caf::message: whole; std::tuple: several elements). Throws TimeoutError, ServiceNotRunning
+  /// (not running, or its actor gone), RequestError (the handler threw, no handler takes the
+  /// message, or the reply is not an R).
+  template <class R = void, class... Ts>
+  R request(Seconds timeout, Ts&&... xs) const {
+    static_assert(sizeof...(Ts) > 0, "mode::ServiceHandle::request: no message to send");
+    auto reply = request_message(caf::make_message(std::forward<Ts>(xs)...), timeout);
+    return detail::reply_as<R>(reply, "ServiceHandle::request");
+  }
+  /// request() with the message already built; returns the reply as it came.
+  caf::message request_message(caf::message msg, Seconds timeout = default_timeout) const;
 
   // -- asynchronous calls (from anywhere; nothing waits for the answer) ----------------
 
@@ -76,6 +100,9 @@ class ServiceHandle {
 
   /// The service object. Touch its state only from its own actor.
   [[nodiscard]] const std::shared_ptr<Service>& service() const noexcept;
+  /// The service's label(), read once when the handle was made (safe from any thread;
+  /// label() itself runs on the caller's thread and may read the service's state).
+  [[nodiscard]] const std::string& label() const noexcept;
   /// The actor hosting the service now.
   [[nodiscard]] caf::actor actor() const;
   /// True if this handle refers to a service.
