@@ -30,7 +30,9 @@ caf::error stopped_before_answer_error(const Service& svc) {
 }
 
 void launch_reply(Service& svc, task<void> t) {
-  svc.add_future(std::move(t), "request handler");
+  // Begun here, in the handler that took the request: no message to self.
+  auto& host = svc.host();
+  host.begin(host.launch(std::move(t), "request handler", true, false));
 }
 
 std::string type_names(std::initializer_list<const std::type_info*> types) {

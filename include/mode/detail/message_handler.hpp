@@ -59,6 +59,8 @@ class reply_guard {
       : rp_(std::move(rp)), svc_(&svc) {}
   reply_guard(const reply_guard&) = delete;
   reply_guard& operator=(const reply_guard&) = delete;
+  reply_guard(reply_guard&&) noexcept = default;  // the moved-from promise is not pending
+  reply_guard& operator=(reply_guard&&) = delete;
   ~reply_guard() {
     if (rp_.pending())
       rp_.deliver(stopped_before_answer_error(*svc_));
@@ -79,19 +81,27 @@ struct is_task<task<T>> : std::true_type {
 };
 
 /// The reply message of a handler's result.
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... Ts>
+struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
+/// The reply message of a handler's result: a std::tuple answers with its elements.
 template <class R>
 caf::message reply_message(R&& value) {
   if constexpr (std::is_same_v<std::decay_t<R>, caf::message>)
     return std::forward<R>(value);
+  else if constexpr (is_tuple<std::decay_t<R>>::value)
+    return std::apply([](auto&&... xs) { return caf::make_message(std::move(xs)...); },
+                      std::forward<R>(value));
   else
     return caf::make_message(std::forward<R>(value));
 }
 
-/// Answers the request with what `work` gives. The guard is a local of this frame, so
-/// a frame destroyed early (its service stopped) still answers.
+/// Answers the request with what `work` gives. The guard is a parameter, so that a
+/// frame destroyed early (its actor killed), even before it began, still answers.
 template <class R>
-task<void> reply_task(caf::response_promise rp, const Service* svc, task<R> work) {
-  reply_guard guard{std::move(rp), *svc};
+task<void> reply_task(reply_guard guard, const Service* svc, task<R> work) {
   std::exception_ptr error;
   if constexpr (std::is_void_v<R>) {
     error = co_await error_of(std::move(work));
@@ -139,7 +149,7 @@ message_handler make_handler(Service& svc, Fn fn) {
     using seq = std::index_sequence_for<Ps...>;
     if constexpr (is_task<R>::value) {
       auto rp = current_response_promise();
-      launch_reply(svc, reply_task(rp, &svc, call(seq{})));
+      launch_reply(svc, reply_task(reply_guard{std::move(rp), svc}, &svc, call(seq{})));
       return caf::delegated<caf::message>{};
     } else if constexpr (std::is_void_v<R>) {
       call(seq{});
