@@ -106,3 +106,11 @@ void message_request::throw_if_failed() {
 }
 
 }  // namespace mode::detail
+
+namespace mode {
+
+caf::actor actor_of(const Service& svc) {
+  return svc.binding()->get();
+}
+
+}  // namespace mode

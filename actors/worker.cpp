@@ -411,6 +411,41 @@ int Worker::execute_from_commandline() {
   return execute("worker", nullptr);
 }
 
+WorkerSignals::WorkerSignals()
+    : block_(std::make_unique<detail::signal_block>(
+          std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1, SIGUSR2})) {}
+
+WorkerSignals::~WorkerSignals() = default;
+
+int Worker::execute_from_commandline(caf::actor_system& sys) {
+  if (detail::on_scheduler_thread(sys))
+    throw std::logic_error(
+        "mode: Worker::execute_from_commandline(sys) was called on an actor's "
+        "thread; call it from main (or another plain thread)");
+  validate(options_);
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2})
+    if (sigismember(&mask, sig) != 1)
+      throw std::logic_error(fmt::format(
+          "mode: Worker::execute_from_commandline(sys): {} is not blocked, so a thread of the "
+          "actor system would take it; create a mode::WorkerSignals before the "
+          "caf::actor_system",
+          detail::signal_name(sig)));
+  detail::signal_block blocked{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+  runtime rt{*this};
+  detail::signal_thread signals{blocked.set(), [&rt](int sig) {
+                                  rt.on_signal(sig);
+                                }};
+  int status = run(rt, sys);
+  signals.stop();
+  {
+    std::lock_guard<std::mutex> guard{rt.mtx};
+    rt.deadline.cancel();
+  }
+  return status;
+}
+
 int Worker::execute(const std::string& prog, std::vector<std::string>* args) {
   try {
     worker_config cfg{options_};

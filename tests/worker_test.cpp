@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include <caf/all.hpp>
+
 #include "mode/worker.hpp"
 
 extern char** environ;
@@ -354,6 +356,40 @@ TEST_CASE("a Worker takes its services as a braced list; they become its childre
   CHECK(worker.options().blocking_timeout.count() == 10.0);
   CHECK(worker.options().daemon);
   CHECK(worker.options().redirect_stdouts);
+}
+
+TEST_CASE("a Worker runs on the program's own actor system, next to plain actors" *
+          doctest::timeout(60)) {
+  auto a = std::make_shared<ServiceA>();
+  {
+    // Without WorkerSignals first, the system's threads could take SIGTERM: refused.
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    mode::Worker worker{{a}};
+    CHECK_THROWS_WITH_AS(worker.execute_from_commandline(sys),
+                         doctest::Contains("create a mode::WorkerSignals before"),
+                         std::logic_error);
+  }
+  mode::WorkerSignals signals;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto plain = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](int x) {
+      return x + 1;
+    }};
+  });
+  mode::Worker worker{{a}};
+  worker.options().daemon = false;  // start, then stop: no signal needed
+  worker.options().redirect_stdouts = false;
+  CHECK(worker.execute_from_commandline(sys) == 0);
+  CHECK(a->state() == mode::ServiceState::shutdown);
+  // The system is still the caller's: its plain actor answers after the worker ended.
+  caf::scoped_actor self{sys};
+  int answer = 0;
+  self->request(plain, std::chrono::seconds{5}, 41)
+      .receive([&](int x) { answer = x; }, [&](caf::error& err) { FAIL(caf::to_string(err)); });
+  CHECK(answer == 42);
+  caf::anon_send_exit(plain, caf::exit_reason::user_shutdown);
 }
 
 // -- the console ----------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 //   auto [a, b] = co_await mode::request<std::tuple<int, int>>(actor, 1s, pair_atom_v);
 //   co_await mode::request(typed_counter, 1s, add_atom_v, 5);  // reply type deduced
 //
-// The destination is a ServiceHandle, a caf::actor or a caf::typed_actor (then a
+// The destination is a ServiceHandle, a std::shared_ptr to a Service (the actor
+// hosting it when the request is made: one a supervisor holds, say), a caf::actor or
+// a caf::typed_actor (then a
 // message the actor does not declare is a compile error, and R is deduced from its
 // signature). The reply is read as R: void for an empty reply (a handler returning
 // void), a std::tuple for several elements, any other type for one. Errors
@@ -39,6 +41,10 @@
 #include "mode/times.hpp"
 
 namespace mode {
+
+/// The actor hosting `svc` now; empty if it has none (not spawned yet, or its actor
+/// exited and no new one runs yet). From any thread.
+caf::actor actor_of(const Service& svc);
 
 namespace detail {
 
@@ -102,6 +108,10 @@ struct reply_type<deduce_reply, caf::typed_actor<Sigs...>, Ts...> {
 
 inline caf::actor destination(const caf::actor& a) {
   return a;
+}
+template <class S>
+requires std::is_base_of_v<Service, S> caf::actor destination(const std::shared_ptr<S>& s) {
+  return actor_of(*s);
 }
 inline caf::actor destination(const ServiceHandle& h) {
   return h.actor();

@@ -126,6 +126,26 @@ void validate(const WorkerOptions& options);
 /// `--caf.` prefix is dropped so both spellings work. Other arguments are unchanged.
 std::vector<std::string> normalize_arguments(std::vector<std::string> args);
 
+namespace detail {
+class signal_block;
+}  // namespace detail
+
+/// Blocks the Worker's signals (SIGINT, SIGTERM, SIGUSR1, SIGUSR2) in the calling
+/// thread and in every thread it starts later, so that only the Worker's signal thread
+/// takes them. Create one before your own caf::actor_system when a Worker runs on it
+/// (Worker::execute_from_commandline(sys)); keep it until the system is gone. On
+/// destruction it drops what is still pending and restores the previous mask.
+class WorkerSignals {
+ public:
+  WorkerSignals();
+  ~WorkerSignals();
+  WorkerSignals(const WorkerSignals&) = delete;
+  WorkerSignals& operator=(const WorkerSignals&) = delete;
+
+ private:
+  std::unique_ptr<detail::signal_block> block_;
+};
+
 /// A Worker: a Service whose children are the program's services, plus what a
 /// process needs around them (see the file comment).
 class Worker : public Service {
@@ -145,6 +165,16 @@ class Worker : public Service {
 
   /// Runs with the options as set in code (no command line).
   int execute_from_commandline();
+
+  /// Runs with the options as set in code on your own actor system, next to your
+  /// plain CAF actors; returns the exit status. The system outlives the call (the
+  /// services are stopped when it returns; CAF options in `options()` do not apply:
+  /// the system is configured already). The worker's signals (SIGINT, SIGTERM,
+  /// SIGUSR1, SIGUSR2) must be blocked before the system starts its threads: create a
+  /// WorkerSignals before the caf::actor_system, else this throws std::logic_error.
+  /// Invalid options throw std::invalid_argument (see validate). Not from an actor's
+  /// thread (std::logic_error).
+  int execute_from_commandline(caf::actor_system& sys);
 
   /// Asks a running worker to stop, as SIGTERM does (a second request while it stops
   /// forces exit 1). From any thread; does nothing outside execute_from_commandline().
