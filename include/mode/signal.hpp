@@ -453,6 +453,10 @@ class Signal
   /// thread). Receivers without a service run inline when called from outside any service's
   /// actor, else on the caller's actor after the current handler.
   void send_nowait(sender_param sender, detail::param_t<Args>... args) const {
+    static_assert(!(detail::is_mutable_ref<Args> || ...),
+                  "mode::Signal::send_nowait: a T& argument would be read by receivers that run "
+                  "later, after the caller's object may be gone; co_await send(...) instead "
+                  "(it returns when the receivers are done), or declare the argument by value");
     if (transport_ == signal_transport::groups)
       post_groups(sender, args...);
     else if (auto work = plan(sender, args...))
