@@ -60,12 +60,12 @@ TEST_CASE("a crontab fires at each matching wall time while the service runs" *
   svc->wall_clock = virtual_wall_clock(fx.sys, utc(2026, 3, 2, 10, 7, 30));
   mode::ServiceHandle h{fx.sys, svc};
   h.send_start();
-  fx.advance(1h, 1s);
+  fx.advance(1h);
   REQUIRE(svc->fired.size() == 4);
   CHECK(std::chrono::floor<std::chrono::seconds>(svc->fired[0]) == utc(2026, 3, 2, 10, 15));
   CHECK(std::chrono::floor<std::chrono::seconds>(svc->fired[3]) == utc(2026, 3, 2, 11, 0));
   h.send_stop();
-  fx.advance(1h, 10s);
+  fx.advance(1h);
   CHECK(svc->fired.size() == 4);
   CHECK(svc->state() == ServiceState::shutdown);
 }
@@ -77,7 +77,7 @@ TEST_CASE("a crontab reads its expression in the given time zone" * doctest::tim
   svc->wall_clock = virtual_wall_clock(fx.sys, utc(2026, 1, 5, 7, 59));
   mode::ServiceHandle h{fx.sys, svc};
   h.send_start();
-  fx.advance(2min, 1s);
+  fx.advance(2min);
   REQUIRE(svc->fired.size() == 1);
   CHECK(std::chrono::floor<std::chrono::seconds>(svc->fired[0]) == utc(2026, 1, 5, 8, 0));
   h.send_stop();
@@ -92,7 +92,7 @@ TEST_CASE("a failing crontab crashes its service by default, or logs and continu
     svc->wall_clock = virtual_wall_clock(fx.sys, utc(2026, 3, 2, 10, 0, 30));
     mode::ServiceHandle h{fx.sys, svc};
     h.send_start();
-    fx.advance(3min, 1s);
+    fx.advance(3min);
     CHECK(svc->fired.size() == 1);
     CHECK(svc->state() == ServiceState::crashed);
   }
@@ -106,7 +106,7 @@ TEST_CASE("a failing crontab crashes its service by default, or logs and continu
     svc->wall_clock = virtual_wall_clock(fx.sys, utc(2026, 3, 2, 10, 0, 30));
     mode::ServiceHandle h{fx.sys, svc};
     h.send_start();
-    fx.advance(3min, 1s);
+    fx.advance(3min);
     CHECK(svc->fired.size() == 3);
     CHECK(svc->state() == ServiceState::running);
     CHECK(logs.contains("minutely raised (continuing): std::runtime_error: job failed"));

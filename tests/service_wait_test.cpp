@@ -206,10 +206,10 @@ TEST_CASE("from_awaitable runs a coroutine as a service; stop cancels it" * doct
   CHECK(svc->label() == "poller");
   mode::ServiceHandle h{fx.sys, svc};
   h.send_start();
-  fx.advance(3500ms, 100ms);
+  fx.advance(3500ms);
   CHECK(*ran == 4);
   h.send_stop();
-  fx.advance(2s, 100ms);
+  fx.advance(2s);
   CHECK(svc->state() == ServiceState::shutdown);
   CHECK(*ran <= 5);
 }
