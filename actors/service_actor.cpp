@@ -176,7 +176,8 @@ caf::behavior service_actor::make_behavior() {
   set_down_handler([this](caf::down_msg& msg) {
     // Monitors are installed by supervisors, which handle their own down messages.
     actor_scope scope{this};
-    svc_->on_down_message(msg);
+    if (svc_->monitors_)
+      static_cast<monitoring_service&>(*svc_).on_down_message(msg);
   });
   // One behavior for every service actor: its handlers capture nothing and find their
   // actor through consume(), so a spawn allocates no behavior of its own.
@@ -284,7 +285,8 @@ void service_actor::on_exit() {
   for (auto& request : lifecycle_requests_)
     request.rp.deliver(caf::make_error(caf::sec::request_receiver_down));
   lifecycle_requests_.clear();
-  svc_->on_actor_exit();
+  if (svc_->monitors_)
+    static_cast<monitoring_service&>(*svc_).on_actor_exit();
   flush_answers();
   const auto& reason = fail_state();
   bool failed = is_failure(reason);

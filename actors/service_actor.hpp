@@ -14,6 +14,7 @@
 #include "mode/blocking_detector.hpp"
 #include "mode/detail/actor_job.hpp"
 #include "mode/detail/coro_host.hpp"
+#include "mode/detail/monitoring_service.hpp"
 #include "mode/service.hpp"
 
 namespace mode::detail {

@@ -23,6 +23,12 @@ class Waiter : public mode::Service {
   Waiter() { add_task(&Waiter::run, "Waiter.run"); }
   task<void> run() { co_await body(*this); }
   task<void> sleep_task(std::chrono::seconds d) { co_await sleep(d); }
+  task<int> commit_twice(int n) {
+    co_await sleep(10ms);
+    if (n < 0)
+      throw std::invalid_argument("negative");
+    co_return n * 2;
+  }
   task<void> set_after(Event& ev, std::chrono::milliseconds d) {
     co_await sleep(d);
     ev.set();
@@ -190,6 +196,30 @@ TEST_CASE("Diag flags and transition_with" * doctest::timeout(30)) {
   CHECK_FALSE(t.svc->diag.has_flag("committing"));
   CHECK(t.svc->diag.last_transition("committing").has_value());
   CHECK(t.svc->log == std::vector<std::string>{"42"});
+}
+
+TEST_CASE("transitions_to wraps a member coroutine in its diag flag, also when it throws" *
+          doctest::timeout(30)) {
+  harness t;
+  // A member coroutine of the service, as mode's @Service.transitions_to decorates.
+  static const auto committing = mode::transitions_to("COMMITTING", &Waiter::commit_twice);
+  t.svc->body = [](Waiter& w) -> task<void> {
+    w.log.push_back(std::to_string(co_await committing(w, 21)));
+    try {
+      co_await committing(w, -1);
+    } catch (const std::invalid_argument& e) {
+      w.log.push_back(e.what());
+    }
+  };
+  t.start();
+  t.fx.advance(5ms);
+  CHECK(t.svc->diag.has_flag("COMMITTING"));
+  t.fx.advance(10ms);  // the first ended; the second runs
+  CHECK(t.svc->log == std::vector<std::string>{"42"});
+  CHECK(t.svc->diag.has_flag("COMMITTING"));
+  t.fx.advance(10ms);
+  CHECK_FALSE(t.svc->diag.has_flag("COMMITTING"));
+  CHECK(t.svc->log == std::vector<std::string>{"42", "negative"});
 }
 
 TEST_CASE("from_awaitable runs a coroutine as a service; stop cancels it" * doctest::timeout(30)) {

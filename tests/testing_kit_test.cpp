@@ -4,8 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include <date/date.h>
@@ -82,9 +82,8 @@ TEST_CASE("testing kit: an hourly crontab in Europe/Berlin across the spring-for
   fx.start(svc);
   fx.advance(4h);  // to 05:30 CEST
   // 01:00 CET, then 03:00 CEST one real hour later (02:00 does not exist), 04:00, 05:00.
-  std::vector<sys_clock::time_point> expected{
-      utc(2026_y / 3 / 29, 0h), utc(2026_y / 3 / 29, 1h), utc(2026_y / 3 / 29, 2h),
-      utc(2026_y / 3 / 29, 3h)};
+  std::vector<sys_clock::time_point> expected{utc(2026_y / 3 / 29, 0h), utc(2026_y / 3 / 29, 1h),
+                                              utc(2026_y / 3 / 29, 2h), utc(2026_y / 3 / 29, 3h)};
   CHECK(hourly.fired == expected);
   fx.stop(svc);
 }

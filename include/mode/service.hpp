@@ -93,6 +93,7 @@ struct CrontabSpec {
 namespace detail {
 struct service_binding;
 class service_actor;
+class monitoring_service;
 }  // namespace detail
 
 /// A service's state, as mode's `Service.state` strings.
@@ -483,12 +484,6 @@ class Service : public std::enable_shared_from_this<Service> {
 
   // -- internal (used by the actor layer) -------------------------------------------------
 
-  /// A monitored actor went down (supervisors monitor the services they hold).
-  virtual void on_down_message(const caf::down_msg&) {}
-  /// This service's actor is exiting: drop every strong reference to other actors the
-  /// service holds (the actor system waits for every actor still referenced).
-  virtual void on_actor_exit() noexcept {}
-
   /// The binding to the actor hosting this service (empty until spawned).
   [[nodiscard]] const std::shared_ptr<detail::service_binding>& binding() const noexcept {
     return binding_;
@@ -503,6 +498,9 @@ class Service : public std::enable_shared_from_this<Service> {
   /// Runs the handler that takes `msg` (the actor's default handler calls this).
   caf::result<caf::message> handle_message(caf::message& msg);
   friend void detail::launch_reply(Service& svc, task<void> t);
+  friend class detail::monitoring_service;
+  /// Set by detail::monitoring_service (supervisors): its actor hands it down messages.
+  bool monitors_ = false;
 
   friend class detail::service_actor;
 
@@ -547,6 +545,17 @@ class Service : public std::enable_shared_from_this<Service> {
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<detail::service_binding> binding_;
 };
+
+/// mode's `@Service.transitions_to(flag)`: wraps the member coroutine `fn` so that every
+/// call runs with diag flag `flag` set (unset when it ends, even by an exception).
+///   static inline const auto flush = mode::transitions_to("FLUSHING", &Writer::do_flush);
+///   ... co_await flush(*this, batch);
+template <class S, class T, class... A>
+auto transitions_to(std::string flag, task<T> (S::*fn)(A...)) {
+  return [flag = std::move(flag), fn](S& self, A... args) -> task<T> {
+    return self.transition_with(flag, (self.*fn)(std::forward<A>(args)...));
+  };
+}
 
 /// mode's Service.from_awaitable: a service whose start runs one coroutine; stopping the
 /// service cancels it.

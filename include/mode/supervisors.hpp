@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "mode/detail/monitoring_service.hpp"
 #include "mode/restart_limiter.hpp"
 #include "mode/service.hpp"
 #include "mode/task.hpp"
@@ -106,7 +107,7 @@ struct SupervisorOptions {
 };
 
 /// mode's SupervisorStrategyT: the interface of every supervisor.
-class SupervisorStrategyT : public Service {
+class SupervisorStrategyT : public detail::monitoring_service {
  public:
   // -- settings -------------------------------------------------------------------------
 
@@ -230,7 +231,8 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// Stops every held service, in reverse order, each within stop_timeout.
   task<void> on_stop() override;
 
-  // -- internal (used by the actor layer) --------------------------------------------------
+ protected:
+  // -- the actor layer's hooks (detail::monitoring_service) -------------------------------
 
   /// Reacts to a held service's actor going down: matched to the slot's current actor
   /// (a stale message is ignored), then the strategy runs.
@@ -239,7 +241,6 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// (a Worker holds it), and the actor system waits for every referenced actor.
   void on_actor_exit() noexcept override;
 
- protected:
   /// Selects the constructor of CrashingSupervisor.
   struct crashing_tag {};
   /// For CrashingSupervisor: held services keep `supervisor` unset.

@@ -1,0 +1,31 @@
+// The base of services that monitor other actors: supervisors. The actor layer hands
+// them their down messages and tells them when their actor exits; a plain Service sees
+// neither (those are CAF's concerns, not a mode user's).
+#pragma once
+
+#include "mode/service.hpp"
+
+namespace caf {
+struct down_msg;
+}  // namespace caf
+
+namespace mode::detail {
+
+class service_actor;
+
+class monitoring_service : public Service {
+ public:
+  monitoring_service() noexcept { monitors_ = true; }
+
+ protected:
+  /// A monitored actor went down.
+  virtual void on_down_message(const caf::down_msg& msg) = 0;
+  /// This service's actor is exiting: drop every strong reference to other actors it
+  /// holds (the actor system waits for every actor still referenced).
+  virtual void on_actor_exit() noexcept = 0;
+
+ private:
+  friend class service_actor;
+};
+
+}  // namespace mode::detail
