@@ -1,4 +1,4 @@
-// expect: marked .override., but does not override
+// expect: marked .+override.+ but does not override
 #include <caf/all.hpp>
 
 #include "mode/service.hpp"
