@@ -42,15 +42,17 @@ std::string quoted(std::string_view text) {
       quoted(input), why));
 }
 
-double per_unit(std::string_view input, std::string_view unit) {
+/// `n` per `unit`, divided step by step as mode does (`n / 60.0 / 60.0` for "h"), so
+/// that the result equals mode's to the last bit (`n / 3600.0` can differ by an ulp).
+double per_unit(std::string_view input, std::string_view unit, double n) {
   if (unit == "s")
-    return 1.0;
+    return n;
   if (unit == "m")
-    return 60.0;
+    return n / 60.0;
   if (unit == "h")
-    return 3600.0;
+    return n / 60.0 / 60.0;
   if (unit == "d")
-    return 86400.0;
+    return n / 60.0 / 60.0 / 24.0;
   fail(input, fmt::format("unknown unit {}", quoted(unit)));
 }
 
@@ -102,8 +104,8 @@ double rate(std::string_view text) {
     fail(text, "more than one '/'");
   if (unit.empty())
     fail(text, "missing unit after '/'");
-  auto divisor = per_unit(text, unit);
-  return parse_number(text, trim(body.substr(0, slash))) / divisor;
+  auto n = parse_number(text, trim(body.substr(0, slash)));
+  return per_unit(text, unit, n);
 }
 
 Seconds::Seconds(std::string_view text) : value_(rate(text)) {}

@@ -80,6 +80,16 @@ TEST_CASE("Seconds from rate strings, as mode's rate()" * doctest::timeout(5)) {
   CHECK(mode::rate("6/m") == doctest::Approx(0.1));
 }
 
+TEST_CASE("rate strings equal mode's values to the last bit (divided as mode divides)" *
+          doctest::timeout(5)) {
+  // mode (mode/utils/times.py): "h" is n / 60.0 / 60.0, which is not always n / 3600.0.
+  volatile double n = 100.0;  // not folded by the compiler: the same IEEE steps as Python
+  CHECK(mode::want_seconds(mode::Seconds{"100/h"}) == n / 60.0 / 60.0);
+  CHECK(n / 60.0 / 60.0 != n / 3600.0);  // the case that was one ulp off
+  CHECK(mode::rate("100/m") == n / 60.0);
+  CHECK(mode::rate("100/d") == n / 60.0 / 60.0 / 24.0);
+}
+
 TEST_CASE("malformed rate strings throw invalid_seconds quoting the input" * doctest::timeout(5)) {
   const char* bad[] = {"abc", "1/x",  "",     "1/s/s", "1/",  "/s",    "nan",
                        "inf", "-inf", "1/S",  "1s",    "1 s", "1..2",  "+-1",

@@ -51,9 +51,9 @@ double checked_seconds(double value);
 /// - any arithmetic type, read as seconds (mode: a float or int); negative values are
 ///   allowed as in mode, NaN and infinities throw invalid_seconds;
 /// - a rate string (mode: a str, parsed by rate()): "N" or "N/s" is N, "N/m" is N/60,
-///   "N/h" is N/3600, "N/d" is N/86400. N is a decimal number ("1.5", "-2", "1e3");
-///   whitespace around N and the unit is ignored. Anything else ("abc", "1/x", "",
-///   "1/s/s", "1/", "/s", "nan", "inf") throws invalid_seconds quoting the text;
+///   "N/h" is N/60/60, "N/d" is N/60/60/24 (see rate()). N is a decimal number ("1.5", "-2",
+///   "1e3"); whitespace around N and the unit is ignored. Anything else ("abc", "1/x", "", "1/s/s",
+///   "1/", "/s", "nan", "inf") throws invalid_seconds quoting the text;
 /// - nullptr (mode: None), which is 0.
 ///
 /// The value is held as a finite double count of seconds.
@@ -133,9 +133,10 @@ class Seconds {
   return s.count();
 }
 
-/// mode's `rate(r)` for a string: "N" or "N/s" is N, "N/m" N/60, "N/h" N/3600,
-/// "N/d" N/86400. Throws invalid_seconds (quoting `text`) when it is malformed;
-/// unlike mode, "" and "N/" are errors, not 0 and N.
+/// mode's `rate(r)` for a string: "N" or "N/s" is N, "N/m" N / 60.0, "N/h"
+/// N / 60.0 / 60.0, "N/d" N / 60.0 / 60.0 / 24.0 (divided in mode's steps, so the
+/// value equals mode's exactly). Throws invalid_seconds (quoting `text`) when it is
+/// malformed: "" is an error, as in mode (float("") raises ValueError), and so is "N/".
 [[nodiscard]] double rate(std::string_view text);
 
 /// The value as std::chrono::nanoseconds, rounded to the nearest nanosecond; throws
