@@ -70,8 +70,8 @@ class Store : public mode::Service {
   std::map<std::string, int> values_;
 };
 
-caf::behavior clock_actor(caf::event_based_actor*) {
-  auto ticks = std::make_shared<int>(0);
+caf::behavior clock_actor(caf::event_based_actor*, int first) {
+  auto ticks = std::make_shared<int>(first - 1);
   return {[ticks](tick_atom) {
     return ++*ticks;
   }};
@@ -79,10 +79,10 @@ caf::behavior clock_actor(caf::event_based_actor*) {
 
 /// Reads the Store with CAF's own typed request: a message the Store does not declare
 /// in store_actor would not compile.
-caf::behavior auditor(caf::event_based_actor* self) {
-  return {[self](audit_atom, store_actor store) -> caf::result<int> {
+caf::behavior auditor(caf::event_based_actor* self, caf::timespan timeout) {
+  return {[self, timeout](audit_atom, store_actor store) -> caf::result<int> {
     auto rp = self->make_response_promise<int>();
-    self->request(store, std::chrono::seconds{5}, get_atom::value, std::string{"last"})
+    self->request(store, timeout, get_atom::value, std::string{"last"})
         .then([rp](int last) mutable { rp.deliver(last); },
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
@@ -156,8 +156,10 @@ int main() {
   mode::WorkerSignals signals;  // before the actor system: its threads inherit the mask
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto clock = sys.spawn(clock_actor);
-  auto audit = sys.spawn(auditor);
+  // (Spawned with arguments: CAF 0.17.6 spawns a function without any through a null
+  // pointer, which UBSan reports.)
+  auto clock = sys.spawn(clock_actor, 1);
+  auto audit = sys.spawn(auditor, caf::timespan{std::chrono::seconds{5}});
   auto store = std::make_shared<Store>();
   auto sup = std::make_shared<mode::OneForOneSupervisor>();
   sup->add(store);

@@ -373,11 +373,15 @@ TEST_CASE("a Worker runs on the program's own actor system, next to plain actors
   mode::WorkerSignals signals;
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto plain = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](int x) {
-      return x + 1;
-    }};
-  });
+  // (A function with an argument: CAF 0.17.6 spawns one without through a null tuple
+  // pointer, which UBSan reports.)
+  auto plain = sys.spawn(
+      [](caf::event_based_actor*, int step) -> caf::behavior {
+        return {[step](int x) {
+          return x + step;
+        }};
+      },
+      1);
   mode::Worker worker{{a}};
   worker.options().daemon = false;  // start, then stop: no signal needed
   worker.options().redirect_stdouts = false;
