@@ -302,6 +302,19 @@ TEST_CASE("add, discard, insert" * doctest::timeout(10)) {
                        std::invalid_argument);
 }
 
+TEST_CASE("discard takes several services, as mode's discard(*services)" * doctest::timeout(10)) {
+  mode::OneForOneSupervisor sup;
+  auto a = std::make_shared<StatService>("a");
+  auto b = std::make_shared<StatService>("b");
+  auto c = std::make_shared<StatService>("c");
+  sup.add(a, b, c);
+  sup.discard(a, c);
+  CHECK(sup.services() == std::vector<std::shared_ptr<mode::Service>>{b});
+  CHECK(a->supervisor == nullptr);
+  CHECK(c->supervisor == nullptr);
+  CHECK(b->supervisor == &sup);
+}
+
 // -- the restart limit, on virtual time -------------------------------------------------------
 
 namespace {

@@ -178,6 +178,11 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// Stops holding `service`: clears its `supervisor` and, if it runs, stops it (only
   /// the supervisor knows its actor). Not held: does nothing.
   void discard(const std::shared_ptr<Service>& service) override;
+  /// Stops holding every one of `services`, in order (mode's discard(*services)).
+  template <class... Ss>
+  requires(sizeof...(Ss) > 1) void discard(const std::shared_ptr<Ss>&... services) {
+    (discard(std::shared_ptr<Service>{services}), ...);
+  }
   /// Replaces the service at slot `index` (stopping the old one if it runs). Throws
   /// std::out_of_range naming the index if there is no such slot, and
   /// std::invalid_argument as add() does.
