@@ -188,15 +188,30 @@ void ServiceHandle::send_restart() const {
     caf::anon_send(impl_->current(), restart_atom::value);
 }
 
+namespace {
+
+service_actor* require_service_actor(const char* call) {
+  auto* self = running_actor();
+  if (self == nullptr)
+    throw std::logic_error(fmt::format(
+        "mode: ServiceHandle::{} is awaited on a service's actor only; from a plain thread "
+        "call the blocking form",
+        call));
+  return self;
+}
+
+}  // namespace
+
 task<void> ServiceHandle::async_start() const {
-  co_await request_awaiter{running_actor(), impl_->live(),
+  co_await request_awaiter{require_service_actor("async_start()"), impl_->live(),
                            caf::make_message(start_atom::value, true), "ServiceHandle.start",
                            std::source_location::current()};
 }
 
 task<void> ServiceHandle::async_stop() const {
-  co_await request_awaiter{running_actor(), impl_->current(), caf::make_message(stop_atom::value),
-                           "ServiceHandle.stop", std::source_location::current()};
+  co_await request_awaiter{require_service_actor("async_stop()"), impl_->current(),
+                           caf::make_message(stop_atom::value), "ServiceHandle.stop",
+                           std::source_location::current()};
 }
 
 const std::shared_ptr<Service>& ServiceHandle::service() const noexcept {
