@@ -51,20 +51,27 @@ class ServiceHandle {
 
   // -- blocking calls (not from an actor) -------------------------------------------
 
-  /// Starts the service; throws ServiceCrashed if it crashed while starting.
+  /// Starts the service (on a fresh actor if its actor is gone); throws ServiceCrashed
+  /// if it crashed while starting, TimeoutError if it did not start within `timeout`.
   void start(Seconds timeout = default_timeout) const;
-  /// Stops the service and waits until its stop sequence finished.
+  /// Stops the service and waits until its stop sequence finished. A service whose
+  /// actor is gone (crashed, or stopped for good) counts as stopped. Throws
+  /// TimeoutError.
   void stop(Seconds timeout = default_timeout) const;
-  /// Restarts the service (stop, reset, on_restart, start).
+  /// Restarts the service (stop, reset, on_restart, start), on a fresh actor if its
+  /// actor is gone. Throws ServiceCrashed if the new start crashed, TimeoutError.
   void restart(Seconds timeout = default_timeout) const;
   /// Crashes the service with a std::runtime_error-like reason (asynchronous).
   void crash(std::string reason) const;
-  /// The service's state (crashed after its actor exited with a crash).
+  /// The service's state (crashed after its actor exited with a crash; read from the
+  /// object once its actor is gone). Throws TimeoutError.
   [[nodiscard]] ServiceState state(Seconds timeout = default_timeout) const;
   /// Waits until the service's stop sequence finished (after stop or a crash);
-  /// returns false if `timeout` passed first. No timeout: waits as long as it takes.
+  /// returns false if `timeout` passed first (no exception). No timeout: waits as long
+  /// as it takes.
   bool wait_until_stopped(std::optional<Seconds> timeout = std::nullopt) const;
-  /// The service's human_tracebacks(), fetched from its actor.
+  /// The service's human_tracebacks(), fetched from its actor. Throws TimeoutError,
+  /// ServiceNotRunning if its actor is gone.
   [[nodiscard]] std::string human_tracebacks(Seconds timeout = default_timeout) const;
   /// Sends `xs...` to the service's message handlers (Service::add_handler) and waits
   /// for the reply, read as R (void: an empty reply, as a void handler gives;
