@@ -49,8 +49,9 @@ enum class errc : std::uint8_t {
 /// An error of error_category with code `code` and `text` as its context.
 caf::error make_mode_error(errc code, std::string text);
 
-/// True on a thread of `sys`'s scheduler, or on any service's actor: a blocking call
-/// there would block the scheduler.
+/// True on a thread of `sys`'s scheduler, on any service's actor, or anywhere when
+/// `sys` runs CAF's test coordinator: a blocking call there would block the scheduler
+/// (or, on the test coordinator, wait for actors that only the caller can run).
 bool on_scheduler_thread(caf::actor_system& sys) noexcept;
 
 /// The lifecycle requests, built once: a message is copy-on-write with an atomic

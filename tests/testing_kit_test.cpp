@@ -126,3 +126,14 @@ TEST_CASE("testing kit: a supervisor's max_restarts window on virtual time" *
     fx.stop(h);
   }
 }
+
+TEST_CASE("testing kit: a blocking handle call on virtual time is refused, not a hang" *
+          doctest::timeout(30)) {
+  mode::testing::virtual_time_fixture fx;
+  auto svc = fx.spawn<Ticker>();
+  CHECK_THROWS_WITH_AS(svc.start(), doctest::Contains("ServiceHandle::start() on Ticker"),
+                       std::logic_error);
+  fx.start(svc);  // the fixture's form works
+  CHECK(svc.service()->state() == mode::ServiceState::running);
+  fx.stop(svc);
+}

@@ -12,8 +12,8 @@
 // On the test coordinator every actor runs on the test's own thread, and only inside
 // run(), advance(), start(), stop() and crash(): between those calls the test may read
 // services' state directly, and nothing runs behind its back. ServiceHandle's blocking
-// calls cannot work there (nothing would run while they wait): use the fixture's
-// start/stop/crash, or send_* and run().
+// calls cannot work there (nothing would run while they wait): they throw
+// std::logic_error; use the fixture's start/stop/crash, or send_* and run().
 #pragma once
 
 #include <algorithm>
