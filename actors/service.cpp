@@ -341,18 +341,6 @@ IterTimer Service::itertimer(Seconds interval, TimerSpec spec) {
   return IterTimer{*this, Timer{interval, std::move(opts)}};
 }
 
-task<bool> IterTimer::next() {
-  auto d = first_ ? timer_.first_sleep() : timer_.next_sleep();
-  first_ = false;
-  if (svc_.should_stop())
-    co_return false;
-  co_await svc_.sleep(d);
-  if (svc_.should_stop())
-    co_return false;
-  timer_.on_wakeup();
-  co_return true;
-}
-
 void Service::timer(Seconds interval, task_factory fn, TimerSpec spec) {
   if (interval.count() <= 0)
     throw std::invalid_argument(
@@ -623,14 +611,6 @@ std::string Service::human_tracebacks() const {
     out += "\n\n";
   }
   return out;
-}
-
-}  // namespace mode
-
-namespace mode {
-
-task<void> AwaitableService::on_start() {
-  co_await wait(fn_(*this));
 }
 
 }  // namespace mode

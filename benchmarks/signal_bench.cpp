@@ -37,7 +37,7 @@
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/signal.hpp"
-#include "mode/signals.hpp"
+#include "mode/sync_signal.hpp"
 
 namespace {
 

@@ -2,6 +2,7 @@
 // Event, tracebacks, Diag and from_awaitable, on virtual time.
 #include <doctest/doctest.h>
 
+#include "mode/awaitable_service.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
 #include "test_support.hpp"

@@ -2,6 +2,7 @@
 // mode's tests/functional/test_signals.py and checks where receivers run, awaited sends,
 // filters, weak receivers, disconnects, throwing receivers, concurrency and the group pool.
 #include "mode/signal.hpp"
+#include "mode/sync_signal.hpp"
 
 #include <doctest/doctest.h>
 

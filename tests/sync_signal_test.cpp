@@ -1,6 +1,6 @@
-// Tests for mode/signals.hpp: SyncSignal, BaseSignal and the receiver registry. Ports mode's
-// tests/functional/test_signals.py and checks the port's fixes.
-#include "mode/signals.hpp"
+// Tests for mode/sync_signal.hpp and mode/base_signal.hpp: SyncSignal, BaseSignal and the receiver
+// registry. Ports mode's tests/functional/test_signals.py and checks the port's fixes.
+#include "mode/sync_signal.hpp"
 
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>

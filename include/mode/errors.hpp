@@ -1,9 +1,11 @@
 // The errors a caller of mode-cpp can catch apart: a call that timed out, a service
 // that crashed, a request to a service that is not running, a request the other side
-// answered with an error. Each is a std::runtime_error whose what() names the call.
+// answered with an error. Each is a std::runtime_error whose what() names the call;
+// describe_exception prints any exception the way mode-cpp's logs and chains do.
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -40,5 +42,8 @@ class RequestError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// Renders an exception as `<demangled type>: <what()>`; a ServiceCrashed as its chain.
+std::string describe_exception(const std::exception_ptr& error);
 
 }  // namespace mode

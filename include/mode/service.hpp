@@ -43,170 +43,30 @@
 
 #include <spdlog/spdlog.h>
 
+#include "mode/crontab_spec.hpp"
 #include "mode/detail/awaiters.hpp"
 #include "mode/detail/message_handler.hpp"
+#include "mode/diag.hpp"
 #include "mode/errors.hpp"
 #include "mode/event.hpp"
+#include "mode/iter_timer.hpp"
+#include "mode/service_log.hpp"
+#include "mode/service_state.hpp"
 #include "mode/task.hpp"
 #include "mode/timer.hpp"
+#include "mode/timer_spec.hpp"
 #include "mode/times.hpp"
-
-namespace caf {
-struct down_msg;
-}  // namespace caf
+#include "mode/wait.hpp"
 
 namespace mode {
 
-class Service;
 class SupervisorStrategyT;
-class IterTimer;
-
-/// What a timer or crontab does when its callback throws.
-enum class TaskErrorPolicy : std::uint8_t {
-  crash,             ///< crash the service (mode's behaviour; the default)
-  log_and_continue,  ///< log the error with the task's name and keep the schedule
-};
-
-/// Options of a registered timer (mode's @Service.timer keyword arguments).
-struct TimerSpec {
-  /// Run the callback once right at start, before the first interval. Default false.
-  bool exec_first = false;
-  /// Name used in logs and tracebacks. Default: the task name given to timer().
-  std::string name{};
-  /// mode's max_drift_correction. Default 0.1 s.
-  Seconds max_drift_correction{0.1};
-  /// What an exception escaping the callback does. Default: crash the service.
-  TaskErrorPolicy on_error = TaskErrorPolicy::crash;
-};
-
-/// Options of a registered crontab (mode's @Service.crontab keyword arguments).
-struct CrontabSpec {
-  /// IANA time zone the expression is read in ("Europe/Berlin"). Default "" = UTC
-  /// (mode's `timezone=None`; note: UTC, not the machine's local zone).
-  std::string timezone{};
-  /// Name used in logs and tracebacks. Default: "crontab <expression>".
-  std::string name{};
-  /// What an exception escaping the callback does. Default: crash the service.
-  TaskErrorPolicy on_error = TaskErrorPolicy::crash;
-};
 
 namespace detail {
 struct service_binding;
 class service_actor;
 class monitoring_service;
 }  // namespace detail
-
-/// A service's state, as mode's `Service.state` strings.
-enum class ServiceState : std::uint8_t {
-  init,      ///< not started
-  running,   ///< started, not stopped
-  stopping,  ///< stop() in progress
-  shutdown,  ///< stopped
-  crashed,   ///< crashed (a hook or task threw, or crash() was called)
-};
-
-/// mode's state string: "init", "running", "stopping", "shutdown" or "crashed".
-std::string_view to_string(ServiceState state) noexcept;
-
-/// Renders an exception as `<demangled type>: <what()>`.
-std::string describe_exception(const std::exception_ptr& error);
-
-/// Result of Service::wait: `stopped` is true if the service stopped (or crashed)
-/// before what was awaited finished; `timed_out` if the timeout passed first.
-struct WaitResult {
-  bool stopped = false;
-  bool timed_out = false;
-  /// True if what was awaited finished.
-  [[nodiscard]] bool done() const noexcept { return !stopped && !timed_out; }
-};
-
-/// Result of Service::wait_first: the indexes (into the list passed in) of those that
-/// finished; all empty when the service stopped first or the timeout passed.
-struct WaitResults {
-  std::vector<std::size_t> done;
-  bool stopped = false;
-};
-
-/// Something Service::wait, wait_first and wait_many can wait for: an Event or a
-/// task<void>. Copyable, so a brace list `{ev1, ev2}` works; a task is shared by the
-/// copies and runs once. Inside a coroutine, name the list before co_await (g++ 12
-/// rejects a braced list that must live across a suspension: "array used as initializer").
-class Waitable {
- public:
-  Waitable(Event& ev) : event_(&ev) {}  // NOLINT(google-explicit-constructor)
-  Waitable(task<void> t)                // NOLINT(google-explicit-constructor)
-      : task_(std::make_shared<task<void>>(std::move(t))) {}
-  /// The event, or nullptr for a task.
-  [[nodiscard]] Event* event() const noexcept { return event_; }
-  /// Takes the task out (empty for an event, or once taken).
-  [[nodiscard]] task<void> take_task() const { return task_ ? std::move(*task_) : task<void>{}; }
-
- private:
-  Event* event_ = nullptr;
-  std::shared_ptr<task<void>> task_;
-};
-
-/// mode's Service.Diag: flags that say what a service is doing, with the time of
-/// each flag's last transition.
-class Diag {
- public:
-  using clock = std::chrono::steady_clock;
-  /// Adds `flag` and records the time.
-  void set_flag(std::string_view flag);
-  /// Removes `flag` and records the time.
-  void unset_flag(std::string_view flag);
-  /// True while `flag` is set.
-  [[nodiscard]] bool has_flag(std::string_view flag) const;
-  /// The flags set now, sorted.
-  [[nodiscard]] std::vector<std::string> flags() const;
-  /// When `flag` last changed (set or unset), if ever.
-  [[nodiscard]] std::optional<clock::time_point> last_transition(std::string_view flag) const;
-
- private:
-  struct entry {
-    std::string flag;
-    clock::time_point last_transition;
-    bool set = false;
-  };
-  entry& at(std::string_view flag);
-  /// Every flag ever set, sorted: a service has a handful, and one vector costs each
-  /// service less than a set and a map.
-  std::vector<entry> entries_;
-};
-
-/// The prefix-adding logger of a service: `log().info("x")` logs `[^--Label]: x`.
-class ServiceLog {
- public:
-  explicit ServiceLog(const Service& svc) : svc_(svc) {}
-  template <class... Ts>
-  void log(spdlog::level::level_enum lvl, fmt::format_string<Ts...> fmt, Ts&&... xs) const {
-    if (enabled(lvl))
-      write(lvl, fmt::format(fmt, std::forward<Ts>(xs)...));
-  }
-  /// True if a line at `lvl` would be written.
-  [[nodiscard]] bool enabled(spdlog::level::level_enum lvl) const;
-  template <class... Ts>
-  void debug(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
-    log(spdlog::level::debug, fmt, std::forward<Ts>(xs)...);
-  }
-  template <class... Ts>
-  void info(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
-    log(spdlog::level::info, fmt, std::forward<Ts>(xs)...);
-  }
-  template <class... Ts>
-  void warn(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
-    log(spdlog::level::warn, fmt, std::forward<Ts>(xs)...);
-  }
-  template <class... Ts>
-  void error(fmt::format_string<Ts...> fmt, Ts&&... xs) const {
-    log(spdlog::level::err, fmt, std::forward<Ts>(xs)...);
-  }
-  /// Writes an already formatted message with the service's prefix.
-  void write(spdlog::level::level_enum lvl, std::string_view msg) const;
-
- private:
-  const Service& svc_;
-};
 
 /// An asynchronous service that can be started, stopped and restarted. Subclass it,
 /// override the hooks you need, register background tasks in the constructor.
@@ -556,42 +416,6 @@ auto transitions_to(std::string flag, task<T> (S::*fn)(A...)) {
     return self.transition_with(flag, (self.*fn)(std::forward<A>(args)...));
   };
 }
-
-/// mode's Service.from_awaitable: a service whose start runs one coroutine; stopping the
-/// service cancels it.
-class AwaitableService : public Service {
- public:
-  using factory = std::function<task<void>(Service&)>;
-  AwaitableService(factory fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
-  std::string label() const override { return name_.empty() ? Service::label() : name_; }
-  task<void> on_start() override;
-
- private:
-  factory fn_;
-  std::string name_;
-};
-
-/// mode's Service.from_awaitable(coro, name=...): `fn` is called at each start and the
-/// coroutine it returns runs until it ends or the service stops.
-inline std::shared_ptr<Service> from_awaitable(AwaitableService::factory fn,
-                                               std::string name = {}) {
-  return std::make_shared<AwaitableService>(std::move(fn), std::move(name));
-}
-
-/// The iterator behind Service::itertimer.
-class IterTimer {
- public:
-  IterTimer(Service& svc, Timer timer) : svc_(svc), timer_(std::move(timer)) {}
-  /// Sleeps until the next tick; returns false once the service stopped.
-  task<bool> next();
-  /// The drift-correcting timer (counters: drifting, overlaps, ...).
-  [[nodiscard]] const Timer& timer() const noexcept { return timer_; }
-
- private:
-  Service& svc_;
-  Timer timer_;
-  bool first_ = true;
-};
 
 /// mode's label(x): a string as itself, else the service's label.
 inline std::string label(const Service& s) {

@@ -4,7 +4,7 @@
 // `await signal.send()`, often wants to go on only once they all reacted; each receiver must run
 // where its state lives (its service's actor), and no receiver may hold up or break the others.
 //
-// A Signal is declared like a SyncSignal (see signals.hpp for senders, arguments, filters, weak
+// A Signal is declared like a SyncSignal (see base_signal.hpp for senders, arguments, filters, weak
 // receivers, identity and the receiver registry it shares with SyncSignal):
 //
 //   class Orders : public mode::Service {
@@ -42,9 +42,9 @@
 // the receivers of a service that stops.
 #pragma once
 
+#include "mode/base_signal.hpp"
 #include "mode/detail/actor_job.hpp"
 #include "mode/service.hpp"
-#include "mode/signals.hpp"
 #include "mode/task.hpp"
 
 #include <algorithm>
@@ -277,8 +277,8 @@ class async_receiver {
 
 /// mode's Signal: an asynchronous observer whose receivers run on their services' actors (see
 /// the top of this header). Fields, connect/disconnect, filters, weak receivers, clone and
-/// with_default_sender are BaseSignal's (signals.hpp); `connect_options::owner` is not used: the
-/// home rules above decide where a receiver runs.
+/// with_default_sender are BaseSignal's (base_signal.hpp); `connect_options::owner` is not used:
+/// the home rules above decide where a receiver runs.
 template <class Sender, class... Args>
 class Signal
     : public BaseSignal<Signal<Sender, Args...>,

@@ -1,5 +1,5 @@
-// Framework-neutral support for mode/signals.hpp: receiver ids, error reporting.
-#include "mode/signals.hpp"
+// Framework-neutral support for mode/base_signal.hpp: receiver ids, error reporting.
+#include "mode/base_signal.hpp"
 
 #include "mode/service.hpp"  // describe_exception
 
