@@ -275,7 +275,8 @@ task<void> Service::stop_children(bool crashed) {
     // A child that is already gone counts as stopped; other errors are logged and the
     // remaining children still stop.
     if (error && !crashed && log().enabled(spdlog::level::debug))
-      log().debug("Error stopping child {}: {}", child->label(), detail::error_text(error));
+      log().debug("Error stopping child {}: {}", detail::label_of(*child),
+                  detail::error_text(error));
   }
 }
 
@@ -309,7 +310,8 @@ task<void> Service::remove_dependency(std::shared_ptr<Service> child) {
     auto error =
         co_await detail::try_request_awaiter{&self, hdl, detail::stop_message(), "child.stop"};
     if (error && log().enabled(spdlog::level::debug))
-      log().debug("Error stopping child {}: {}", child->label(), detail::error_text(error));
+      log().debug("Error stopping child {}: {}", detail::label_of(*child),
+                  detail::error_text(error));
   }
 }
 

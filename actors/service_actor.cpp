@@ -140,7 +140,7 @@ service_actor::service_actor(caf::actor_config& cfg, std::shared_ptr<Service> sv
     : caf::event_based_actor(cfg),
       svc_(std::move(svc)),
       activity_(ActivityRegistry::global().watched()
-                    ? ActivitySlot{typeid(*svc_), svc_->label()}
+                    ? ActivitySlot{typeid(*svc_), label_of(*svc_)}
                     : ActivitySlot{typeid(*svc_), ActivitySlot::unlisted}),
       host_(*this),
       parent_(std::move(parent)) {
@@ -493,6 +493,12 @@ caf::actor service_actor::spawn(caf::actor_system& sys, std::shared_ptr<Service>
   svc->depth_ = depth;
   svc->parent_ = std::move(parent);
   auto& b = *svc->binding_;
+  {
+    // Read before the actor exists: the user's label() may read state its actor writes.
+    auto label = svc->label();
+    std::lock_guard<std::mutex> guard{b.mtx};
+    b.label = std::move(label);
+  }
   // Lazy: initialised with its first message (a start or restart request always comes
   // right away), which spares one scheduling round per spawn.
   auto hdl = sys.spawn<service_actor, caf::lazy_init>(svc, std::move(parent_actor));
@@ -500,6 +506,15 @@ caf::actor service_actor::spawn(caf::actor_system& sys, std::shared_ptr<Service>
   b.system = &sys;
   b.actor = hdl.address();
   return hdl;
+}
+
+std::string label_of(const Service& svc) {
+  if (const auto& b = svc.binding()) {
+    std::lock_guard<std::mutex> guard{b->mtx};
+    if (!b->label.empty())
+      return b->label;
+  }
+  return svc.label();
 }
 
 }  // namespace mode::detail

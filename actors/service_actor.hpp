@@ -104,12 +104,20 @@ struct service_binding {
   std::vector<caf::actor> children;
   /// The signal layer's per-service state (its CAF group memberships); created on first use.
   std::shared_ptr<signal_home> signals;
+  /// Service::label(), read when the actor was spawned (before it ran, so without a
+  /// race): what threads other than the service's actor print. Guarded by mtx.
+  std::string label;
 
   caf::actor get() const {
     std::lock_guard<std::mutex> guard{mtx};
     return caf::actor_cast<caf::actor>(actor);
   }
 };
+
+/// The label of `svc` for code that does not run on svc's actor (its parent, its
+/// supervisor, handles): the one read when its actor was last spawned, else label()
+/// itself (a service never spawned runs nowhere, so reading it races with nothing).
+std::string label_of(const Service& svc);
 
 /// Returns the system-wide relay that delivers delayed wake-ups without holding the
 /// sleeper alive (delayed_send holds a strong reference to its target until it fires).

@@ -76,8 +76,8 @@ ServiceHandle::ServiceHandle(caf::actor_system& sys, std::shared_ptr<Service> sv
     throw std::invalid_argument("mode::ServiceHandle: null service");
   impl_->sys = &sys;
   impl_->svc = std::move(svc);
-  impl_->label = impl_->svc->label();
   impl_->hdl = service_actor::spawn(sys, impl_->svc, 1, {});
+  impl_->label = detail::label_of(*impl_->svc);
 }
 
 ServiceHandle::~ServiceHandle() = default;

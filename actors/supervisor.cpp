@@ -66,7 +66,7 @@ std::string join_labels(const std::vector<std::shared_ptr<Service>>& services) {
   for (auto& s : services) {
     if (!out.empty())
       out += ", ";
-    out += s->label();
+    out += detail::label_of(*s);
   }
   return out;
 }
@@ -485,7 +485,8 @@ namespace {
 void log_launch_failure(const SupervisorStrategy& sup, const caf::error& error, const char* verb,
                         const Service& service) {
   if (error && sup.logger()->should_log(spdlog::level::debug))
-    sup.log().debug("{} failed to {}: {}", service.label(), verb, detail::error_text(error));
+    sup.log().debug("{} failed to {}: {}", detail::label_of(service), verb,
+                    detail::error_text(error));
 }
 
 /// Puts slot `s` on a live actor and returns the message that (re)starts it there.
@@ -572,7 +573,7 @@ task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service)
     return s->reason ? detail::error_text(s->reason) : std::string{"None"};
   };
   if (logger()->should_log(spdlog::level::info))
-    log().info("Restarting dead {}! Last crash reason: {}", service->label(), reason());
+    log().info("Restarting dead {}! Last crash reason: {}", detail::label_of(*service), reason());
   if (!st.limiter.allow(now())) {
     fail_max_restarts(reason());
     co_return;
@@ -659,7 +660,7 @@ task<void> SupervisorStrategy::stop_slots(std::vector<std::shared_ptr<Service>> 
       }
       continue;
     }
-    log().error("Timed out stopping {} after {}: killing it", stopping[i]->label(),
+    log().error("Timed out stopping {} after {}: killing it", detail::label_of(*stopping[i]),
                 to_string(stop_timeout));
     self.send_exit(dests[i], caf::exit_reason::kill);
   }

@@ -31,9 +31,9 @@ void Diag::set_flag(std::string_view flag) {
 }
 
 void Diag::unset_flag(std::string_view flag) {
-  auto& e = at(flag);
-  e.set = false;
-  e.last_transition = clock::now();
+  // mode's unset_flag only discards the flag: last_transition keeps the time it was set.
+  if (auto i = find_flag(entries_, flag); i != entries_.end())
+    i->set = false;
 }
 
 bool Diag::has_flag(std::string_view flag) const {

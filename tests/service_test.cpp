@@ -2,11 +2,14 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "../actors/service_actor.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
+#include "mode/supervisors.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -502,4 +505,87 @@ TEST_CASE("a parent killed outright takes its running children down with it" *
   bool down = false;
   self->receive([&](caf::down_msg&) { down = true; }, caf::after(20s) >> [] {});
   CHECK(down);  // nothing linked them: the parent's exit told the child
+}
+
+namespace {
+
+/// Renames itself from a task on its own actor: a label() that reads state its actor
+/// writes. Anything calling label() from another thread while it runs races on name_
+/// (ThreadSanitizer reports it), so the framework must print the label read at spawn.
+class Renamer : public mode::Service {
+ public:
+  Renamer() {
+    add_task("rename", [this]() -> task<void> {
+      for (int n = 1; !should_stop(); ++n) {
+        name_ = "Renamer#" + std::to_string(n);
+        renamed = true;
+        co_await sleep(0.001);
+        if (n == crash_at)
+          throw std::runtime_error("renamed too often");
+      }
+    });
+  }
+  std::string label() const override { return name_; }
+  std::atomic<bool> renamed{false};
+  int crash_at = 0;  // 0: never
+
+ protected:
+  std::string name_ = "Renamer";
+};
+
+/// Renames itself in on_stop, then waits for a set_shutdown() that never comes: whoever
+/// gives up on its stop names it while its actor still holds it.
+class Stubborn : public Renamer {
+ public:
+  Stubborn() {
+    name_ = "Stubborn";
+    wait_for_shutdown = true;
+    shutdown_timeout = std::chrono::seconds{20};
+  }
+  task<void> on_stop() override {
+    name_ = "Stubborn-stopping";
+    co_return;
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "off its actor, a service's label is the one read at spawn: handles, parents and "
+    "supervisors never call label() while it runs" *
+    doctest::timeout(60)) {
+  system_fixture fx;
+  mode::testing::log_capture logs{"mode.supervisors"};
+  mode::SupervisorOptions opts;
+  opts.stop_timeout = mode::Seconds{0.3};
+  auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
+  auto child = std::make_shared<Renamer>();
+  child->crash_at = 20;
+  sup->add(child);
+  sup->add(std::make_shared<Stubborn>());
+  auto watched = std::make_shared<Renamer>();
+  mode::ServiceHandle h{fx.sys, watched};
+  mode::ServiceHandle hs{fx.sys, sup};
+  h.start();
+  hs.start();
+  while (!watched->renamed)
+    std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 50; ++i) {
+    CHECK(h.label() == "Renamer");
+    CHECK(h.state() == ServiceState::running);
+  }
+  // The supervisor restarts the child (each restart reads the label at the new spawn);
+  // its log line names the crashed child by the label read at its last spawn.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!logs.contains("Restarting dead Renamer") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  CHECK(logs.contains("Restarting dead Renamer"));
+  hs.stop();
+  // Stubborn renamed itself in on_stop and is still in its stop when the supervisor
+  // gives up on it.
+  CHECK(logs.contains("Timed out stopping Stubborn after"));
+  CHECK_FALSE(logs.contains("Stubborn-stopping"));
+  h.stop();
+  // Stopped, the object is the caller's again: label() reads what the task last wrote.
+  CHECK(watched->label().starts_with("Renamer#"));
 }

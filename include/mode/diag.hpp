@@ -16,13 +16,13 @@ class Diag {
   using clock = std::chrono::steady_clock;
   /// Adds `flag` and records the time.
   void set_flag(std::string_view flag);
-  /// Removes `flag` and records the time.
+  /// Removes `flag` (its last_transition stays: the time it was last set, as in mode).
   void unset_flag(std::string_view flag);
   /// True while `flag` is set.
   [[nodiscard]] bool has_flag(std::string_view flag) const;
   /// The flags set now, sorted.
   [[nodiscard]] std::vector<std::string> flags() const;
-  /// When `flag` last changed (set or unset), if ever.
+  /// When `flag` was last set, if ever (mode's last_transition[flag]).
   [[nodiscard]] std::optional<clock::time_point> last_transition(std::string_view flag) const;
 
  private:

@@ -148,6 +148,10 @@ class Service : public std::enable_shared_from_this<Service> {
   // -- labels and logging ---------------------------------------------------------------
 
   /// Label used for graphs; default: the class name. mode's label.
+  /// Threads: mode-cpp calls an override on the service's actor, and once on the thread
+  /// that spawns the actor, before the actor runs (never while it runs elsewhere). Code
+  /// off the service's actor (handles, its parent, its supervisor, error texts) prints the
+  /// label read at that spawn, so an override may read state the service changes.
   [[nodiscard]] virtual std::string label() const;
   /// Label used for logging; default: label(). mode's shortlabel.
   [[nodiscard]] virtual std::string shortlabel() const;

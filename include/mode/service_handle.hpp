@@ -107,8 +107,8 @@ class ServiceHandle {
 
   /// The service object. Touch its state only from its own actor.
   [[nodiscard]] const std::shared_ptr<Service>& service() const noexcept;
-  /// The service's label(), read once when the handle was made (safe from any thread;
-  /// label() itself runs on the caller's thread and may read the service's state).
+  /// The service's label(), read when its actor was spawned, before it ran (so safe from
+  /// any thread; Service::label() itself may read state the service's actor writes).
   [[nodiscard]] const std::string& label() const noexcept;
   /// The actor hosting the service now.
   [[nodiscard]] caf::actor actor() const;
