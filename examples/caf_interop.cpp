@@ -8,8 +8,9 @@
 //   actor), stores the tick in the Store (co_await mode::request to a service), and
 //   crashes the Store once on purpose: the supervisor restarts it (empty again).
 // - `auditor` is a plain CAF actor that reads the Store with CAF's own typed request.
-// - A Worker runs the services on the program's own actor system; the Client asks it
-//   to shut down when done.
+// - A Worker runs the services on the program's own actor system, one after another in
+//   the order given: the supervisor (and with it the Store) is running before the Client
+//   starts. The Client asks the Worker to shut down when done.
 //
 // Expected output (stdout; log lines go to stderr):
 //   client: tick 1 stored
@@ -97,13 +98,13 @@ std::string from(const std::string& text, const std::string& name) {
 
 class Client : public mode::Service {
  public:
-  Client(std::shared_ptr<Store> store, caf::actor clock, caf::actor auditor, mode::Worker& worker)
-      : store_(std::move(store)),
-        clock_(std::move(clock)),
-        auditor_(std::move(auditor)),
-        worker_(worker) {
+  Client(std::shared_ptr<Store> store, caf::actor clock, caf::actor auditor)
+      : store_(std::move(store)), clock_(std::move(clock)), auditor_(std::move(auditor)) {
     add_task(&Client::run, "Client.run");
   }
+
+  /// The Worker to shut down once the run is over (set before the Worker runs).
+  void shut_down_when_done(mode::Worker& worker) { worker_ = &worker; }
 
  private:
   mode::task<void> tick_and_store() {
@@ -141,13 +142,14 @@ class Client : public mode::Service {
       }
     }
     std::fflush(stdout);
-    worker_.schedule_shutdown();
+    if (worker_ != nullptr)
+      worker_->schedule_shutdown();
   }
 
   std::shared_ptr<Store> store_;
   caf::actor clock_;
   caf::actor auditor_;
-  mode::Worker& worker_;
+  mode::Worker* worker_ = nullptr;
 };
 
 }  // namespace
@@ -163,8 +165,11 @@ int main() {
   auto store = std::make_shared<Store>();
   auto sup = std::make_shared<mode::OneForOneSupervisor>();
   sup->add(store);
-  mode::Worker worker{{sup}};
-  worker.add_dependency(std::make_shared<Client>(store, clock, audit, worker));
+  auto client = std::make_shared<Client>(store, clock, audit);
+  // In this order: the Client's first request needs the Store's actor. (add_dependency
+  // before the start would put the Client first: a Worker's own services come after.)
+  mode::Worker worker{{sup, client}};
+  client->shut_down_when_done(worker);
   int status = worker.execute_from_commandline(sys);
   std::printf("exit status %d\n", status);
   caf::anon_send_exit(clock, caf::exit_reason::user_shutdown);

@@ -125,4 +125,44 @@ std::string to_string(const Seconds& s) {
   return fmt::format("{}s", s.count());
 }
 
+namespace {
+
+struct time_unit {
+  const char* name;
+  double seconds;
+};
+
+// mode's TIME_UNITS, largest first.
+constexpr time_unit time_units[] = {
+    {"day", 60 * 60 * 24.0}, {"hour", 60 * 60.0}, {"minute", 60.0}, {"second", 1.0}};
+
+std::string humanize(double secs, std::string_view prefix, std::string_view suffix,
+                     std::string_view sep, std::string_view now, bool microseconds) {
+  // mode: float(format(secs, ".2f")); both round to nearest on the binary value.
+  auto rounded = fmt::format("{:.2f}", secs);
+  double value = 0.0;
+  std::from_chars(rounded.data(), rounded.data() + rounded.size(), value);
+  for (const auto& unit : time_units) {
+    if (value >= unit.seconds) {
+      double w = value / unit.seconds;
+      // mode's pluralize(int(w), unit): int() truncates, so 1.5 days is "1.50 day".
+      bool plural = static_cast<long long>(w) != 1;
+      return fmt::format("{}{}{:.2f} {}{}{}", prefix, sep, w, unit.name, plural ? "s" : "", suffix);
+    }
+  }
+  if (microseconds && value > 0.0)
+    return fmt::format("{}{}{:.2f} seconds{}", prefix, sep, value, suffix);
+  return std::string{now};
+}
+
+}  // namespace
+
+std::string humanize_seconds(const Seconds& secs, const HumanizeOptions& opts) {
+  return humanize(secs.count(), opts.prefix, opts.suffix, opts.sep, opts.now, opts.microseconds);
+}
+
+std::string humanize_seconds_ago(const Seconds& secs, const HumanizeAgoOptions& opts) {
+  return humanize(secs.count(), opts.prefix, opts.suffix, opts.sep, opts.now, opts.microseconds);
+}
+
 }  // namespace mode

@@ -1,4 +1,6 @@
-// Tests for mode::Seconds, want_seconds and rate (mode/utils/times.py).
+// Tests for mode::Seconds, want_seconds, rate and humanize_seconds (mode/utils/times.py).
+// Cases named "mode: test_times.py::..." are mode's own (tests/functional/utils/
+// test_times.py) with its tables; its Bucket tests are in rate_limit_test.cpp.
 #include "mode/times.hpp"
 
 #include <chrono>
@@ -142,4 +144,92 @@ TEST_CASE("to_string gives the shortest text that reads back" * doctest::timeout
   CHECK(mode::to_string(Seconds{0.1}) == "0.1s");
   CHECK(mode::to_string(Seconds{-2}) == "-2s");
   CHECK(mode::to_string(Seconds{100ms}) == "0.1s");
+}
+
+TEST_CASE("mode: test_times.py::test_want_seconds" * doctest::timeout(5)) {
+  CHECK(mode::want_seconds(1.234) == 1.234);
+  CHECK(mode::want_seconds("1.234") == 1.234);
+  CHECK(mode::want_seconds("10/s") == 10.0);
+  CHECK(mode::want_seconds("10/m") == 0.16666666666666666);
+  CHECK(mode::want_seconds("8.3/m") == 0.13833333333333334);
+  CHECK(mode::want_seconds("100/h") == 0.02777777777777778);
+  CHECK(mode::want_seconds("1333/d") == 0.01542824074074074);
+  CHECK(mode::want_seconds(1) == 1);
+  CHECK(mode::want_seconds(std::chrono::duration<double>{1.234}) == 1.234);
+}
+
+TEST_CASE("mode: test_times.py::test_rate" * doctest::timeout(5)) {
+  CHECK(mode::want_seconds(10.1) == 10.1);  // mode's rate(float) is the float
+  CHECK(mode::rate("1/s") == 1.0);
+  CHECK(mode::rate("10/s") == 10.0);
+  CHECK(mode::rate("10/m") == doctest::Approx(0.16666666666666666).epsilon(1e-1));
+  CHECK(mode::rate("10/h") == doctest::Approx(0.0027777777777777775).epsilon(1e-1));
+  CHECK(mode::rate("10/d") == doctest::Approx(0.00011574074074074073).epsilon(1e-1));
+  CHECK(mode::want_seconds(19) == 19.0);
+  CHECK(mode::want_seconds(nullptr) == 0.0);  // mode: rate(None) == 0.0
+}
+
+TEST_CASE("mode: test_times.py::test_humanize_seconds" * doctest::timeout(5)) {
+  struct row {
+    double seconds;
+    bool microseconds;
+    const char* now;  // nullptr: mode's default, "now"
+    const char* expected;
+  };
+  const row table[] = {
+      {4 * 60 * 60 * 24, false, nullptr, "4.00 days"},
+      {1 * 60 * 60 * 24, false, nullptr, "1.00 day"},
+      {4 * 60 * 60, false, nullptr, "4.00 hours"},
+      {1 * 60 * 60, false, nullptr, "1.00 hour"},
+      {4 * 60, false, nullptr, "4.00 minutes"},
+      {1 * 60, false, nullptr, "1.00 minute"},
+      {4, false, nullptr, "4.00 seconds"},
+      {1, false, nullptr, "1.00 second"},
+      {4.3567631221, false, nullptr, "4.36 seconds"},
+      {4.3567631221, true, nullptr, "4.36 seconds"},
+      {0.36, false, nullptr, "now"},
+      {0.36, false, "0 seconds", "0 seconds"},
+      {0.36, true, nullptr, "0.36 seconds"},
+      {0, false, nullptr, "now"},
+      {0, false, "0 seconds", "0 seconds"},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.seconds);
+    CAPTURE(r.microseconds);
+    mode::HumanizeOptions opts;
+    opts.microseconds = r.microseconds;
+    if (r.now != nullptr)
+      opts.now = r.now;
+    CHECK(mode::humanize_seconds(r.seconds, opts) == r.expected);
+  }
+}
+
+TEST_CASE("mode: test_times.py::test_humanize_seconds__prefix" * doctest::timeout(5)) {
+  CHECK(mode::humanize_seconds(4, {.prefix = "about "}) == "about 4.00 seconds");
+}
+
+TEST_CASE("humanize_seconds: units, rounding first, sep and suffix as mode's" *
+          doctest::timeout(5)) {
+  // Rounded to 2 decimals before the unit is chosen: 59.999 s is "1.00 minute".
+  CHECK(mode::humanize_seconds(59.999) == "1.00 minute");
+  CHECK(mode::humanize_seconds(0.994, {.microseconds = true}) == "0.99 seconds");
+  CHECK(mode::humanize_seconds(0.996) == "1.00 second");
+  CHECK(mode::humanize_seconds(0.995) == "now");  // 0.99499... in binary, as in Python
+  // mode pluralizes by the whole part: 1.5 days is "1.50 day".
+  CHECK(mode::humanize_seconds(1.5 * 86400) == "1.50 day");
+  CHECK(mode::humanize_seconds(90min) == "1.50 hour");
+  CHECK(mode::humanize_seconds(2h) == "2.00 hours");
+  CHECK(mode::humanize_seconds("120/m") == "2.00 seconds");
+  CHECK(mode::humanize_seconds(10, {.prefix = "in", .suffix = "!", .sep = " "}) ==
+        "in 10.00 seconds!");
+  // Prefix and suffix are left off "now"; so are negative values' units (mode's too).
+  CHECK(mode::humanize_seconds(0.2, {.prefix = "in "}) == "now");
+  CHECK(mode::humanize_seconds(-5) == "now");
+  CHECK(mode::humanize_seconds(0.001, {.microseconds = true}) == "now");  // rounds to 0.00
+}
+
+TEST_CASE("humanize_seconds_ago: mode's \" ago\" and \"just now\"" * doctest::timeout(5)) {
+  CHECK(mode::humanize_seconds_ago(3.333) == "3.33 seconds ago");
+  CHECK(mode::humanize_seconds_ago(0.5) == "just now");
+  CHECK(mode::humanize_seconds_ago(7200, {.prefix = "~"}) == "~2.00 hours ago");
 }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -42,6 +43,19 @@ class RequestError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// Builds the exception a limit fails with (mode's `raises=` argument), from the message
+/// the default exception would carry: a supervisor's restart limit (MaxRestartsExceeded
+/// by default), a rate limit's Bucket (RateLimitExceeded).
+using RaisesFactory = std::function<std::exception_ptr(const std::string& message)>;
+
+/// A RaisesFactory making an `E{message}`: `opts.raises = mode::raises<MyError>();`.
+template <class E>
+RaisesFactory raises() {
+  return [](const std::string& message) {
+    return std::make_exception_ptr(E{message});
+  };
+}
 
 /// Renders an exception as `<demangled type>: <what()>`; a ServiceCrashed as its chain.
 std::string describe_exception(const std::exception_ptr& error);

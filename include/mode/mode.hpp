@@ -17,6 +17,7 @@
 #include "mode/graph.hpp"
 #include "mode/iter_timer.hpp"
 #include "mode/logging.hpp"
+#include "mode/rate_limit.hpp"
 #include "mode/request.hpp"
 #include "mode/restart_limiter.hpp"
 #include "mode/service.hpp"

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "mode/detail/monitoring_service.hpp"
+#include "mode/errors.hpp"
 #include "mode/restart_limiter.hpp"
 #include "mode/service.hpp"
 #include "mode/task.hpp"
@@ -64,18 +65,6 @@ class MaxRestartsExceeded : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-/// Builds the exception a supervisor fails with when the restart limit is exceeded,
-/// from the message MaxRestartsExceeded would carry (mode's `raises`).
-using RaisesFactory = std::function<std::exception_ptr(const std::string& message)>;
-
-/// A RaisesFactory making an `E{message}`: `opts.raises = mode::raises<MyError>();`.
-template <class E>
-RaisesFactory raises() {
-  return [](const std::string& message) {
-    return std::make_exception_ptr(E{message});
-  };
-}
 
 /// Builds the service for a slot: called at add() and again for every restart.
 using ServiceFactory = std::function<std::shared_ptr<Service>()>;

@@ -1,4 +1,5 @@
-// mode::Seconds, want_seconds and rate: mode's `Seconds` type (mode/utils/times.py).
+// mode::Seconds, want_seconds, rate and humanize_seconds: mode's `Seconds` type and its
+// text forms (mode/utils/times.py). Rate limiting (Bucket) is in mode/rate_limit.hpp.
 #pragma once
 
 #include <chrono>
@@ -146,5 +147,39 @@ class Seconds {
 /// Text for logs and messages: the shortest decimal that reads back the same, with
 /// an "s" suffix ("1.5s", "0.1s", "-2s").
 [[nodiscard]] std::string to_string(const Seconds& s);
+
+/// The keyword arguments of humanize_seconds (mode's names and defaults).
+struct HumanizeOptions {
+  /// Put before the number, unless the result is `now` ("in " gives "in 1.00 second").
+  std::string prefix{};
+  /// Put after the unit, unless the result is `now`.
+  std::string suffix{};
+  /// Put between prefix and number.
+  std::string sep{};
+  /// The text for less than a second (or for less than 0.005 s with `microseconds`).
+  std::string now = "now";
+  /// Show less than a second as "0.36 seconds" instead of `now`.
+  bool microseconds = false;
+};
+
+/// mode's humanize_seconds: 60 is "1.00 minute", 7200 "2.00 hours", 4.3567 "4.36
+/// seconds", 0.36 "now". The value is rounded to 2 decimals first, then shown in the
+/// largest unit (day, hour, minute, second) it reaches, with 2 decimals; the unit is
+/// plural unless the whole part is 1 ("1.50 day", as mode prints it).
+[[nodiscard]] std::string humanize_seconds(const Seconds& secs, const HumanizeOptions& opts = {});
+
+/// The keyword arguments of humanize_seconds_ago: those of humanize_seconds with mode's
+/// defaults for the "ago" form.
+struct HumanizeAgoOptions {
+  std::string prefix{};
+  std::string suffix = " ago";
+  std::string sep{};
+  std::string now = "just now";
+  bool microseconds = false;
+};
+
+/// mode's humanize_seconds_ago: "3.33 seconds ago", and "just now" under a second.
+[[nodiscard]] std::string humanize_seconds_ago(const Seconds& secs,
+                                               const HumanizeAgoOptions& opts = {});
 
 }  // namespace mode
