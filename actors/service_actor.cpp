@@ -285,11 +285,11 @@ void service_actor::on_exit() {
   for (auto& request : lifecycle_requests_)
     request.rp.deliver(caf::make_error(caf::sec::request_receiver_down));
   lifecycle_requests_.clear();
-  if (svc_->monitors_)
-    static_cast<monitoring_service&>(*svc_).on_actor_exit();
-  flush_answers();
   const auto& reason = fail_state();
   bool failed = is_failure(reason);
+  if (svc_->monitors_)
+    static_cast<monitoring_service&>(*svc_).on_actor_exit(failed ? reason : caf::error{});
+  flush_answers();
   if (failed && parent_)
     if (auto parent = caf::actor_cast<caf::actor>(parent_))
       caf::anon_send(parent, child_exit_atom::value, address(), reason);

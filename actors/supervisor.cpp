@@ -360,9 +360,17 @@ void SupervisorStrategy::wake_loop(bool now) {
     host.driver().post_wake(id);
 }
 
-void SupervisorStrategy::on_actor_exit() noexcept {
-  for (auto& s : state_->slots)
+void SupervisorStrategy::on_actor_exit(const caf::error& failure) noexcept {
+  // Failed: after a crash its stop sequence stopped what it holds (and let go of those
+  // actors), so what is left here was cut short by a kill, mid-stop or running. Each is
+  // told, as a link would (a kill kills it too): nothing runs on with nobody to stop
+  // it, and the actor system can end.
+  auto* self = failure ? detail::running_actor() : nullptr;  // on_exit runs on it
+  for (auto& s : state_->slots) {
+    if (self != nullptr && s.actor)
+      self->send_exit(s.actor, failure);
     s.actor = nullptr;
+  }
 }
 
 void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {

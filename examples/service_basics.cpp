@@ -42,7 +42,8 @@ int main() {
   mode::setup_logging({.log_level = "info"});
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto poller = mode::spawn<Poller>(sys);
+  mode::ServiceScope scope{sys};  // after sys: stops the poller on every way out of main
+  auto poller = scope.spawn<Poller>();
   poller.start();
   std::this_thread::sleep_for(700ms);
   poller.stop();

@@ -23,6 +23,7 @@
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/service_log.hpp"
+#include "mode/service_scope.hpp"
 #include "mode/service_state.hpp"
 #include "mode/signal.hpp"
 #include "mode/supervisors.hpp"

@@ -35,6 +35,12 @@ namespace mode {
 ///
 /// A service whose actor exited (after a crash or a stop for good) is spawned again
 /// (same object, reset) by start() and restart().
+///
+/// A handle does not stop its service when it is destroyed (copies share it, and a
+/// service may outlive them all). Stop it before its caf::actor_system is destroyed:
+/// that destructor waits for every actor, so a service still running there (after an
+/// exception, a failed test assertion) hangs the process. A mode::ServiceScope
+/// (mode/service_scope.hpp) stops the handles it holds on every way out of a scope.
 class ServiceHandle {
  public:
   /// How long a blocking call waits for the service's answer by default.

@@ -233,7 +233,7 @@ class SupervisorStrategy : public SupervisorStrategyT {
   void on_down_message(const caf::down_msg& msg) override;
   /// Lets go of the held services' actors: the supervisor object may outlive its actor
   /// (a Worker holds it), and the actor system waits for every referenced actor.
-  void on_actor_exit() noexcept override;
+  void on_actor_exit(const caf::error& failure) noexcept override;
 
   /// Selects the constructor of CrashingSupervisor.
   struct crashing_tag {};

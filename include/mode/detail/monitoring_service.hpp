@@ -7,6 +7,7 @@
 
 namespace caf {
 struct down_msg;
+class error;
 }  // namespace caf
 
 namespace mode::detail {
@@ -21,8 +22,9 @@ class monitoring_service : public Service {
   /// A monitored actor went down.
   virtual void on_down_message(const caf::down_msg& msg) = 0;
   /// This service's actor is exiting: drop every strong reference to other actors it
-  /// holds (the actor system waits for every actor still referenced).
-  virtual void on_actor_exit() noexcept = 0;
+  /// holds (the actor system waits for every actor still referenced). `failure`: the
+  /// exit reason if the actor failed (killed, or crashed), else empty.
+  virtual void on_actor_exit(const caf::error& failure) noexcept = 0;
 
  private:
   friend class service_actor;
