@@ -6,10 +6,12 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "held_slot.hpp"
 #include "mode/logging.hpp"
 #include "service_actor.hpp"
 
@@ -40,7 +42,16 @@ struct slot {
   bool crashed = false;
   /// Given up on (Forfeit strategies) until the supervisor itself starts again.
   bool forfeited = false;
+  /// The slot as handles see it (handle(index), handle(label)): kept in step with
+  /// `service`, closed when the slot goes.
+  std::shared_ptr<detail::held_slot> shared;
 };
+
+/// Puts `service` in slot `s`, for handles too.
+void set_service(slot& s, std::shared_ptr<Service> service) {
+  s.shared->replace(service);
+  s.service = std::move(service);
+}
 
 service_actor& own_actor(const Service& svc) {
   auto* self = detail::running_actor();
@@ -148,6 +159,18 @@ struct SupervisorStrategy::impl {
   bool pending = false;
   /// slots.size(), for label(), which any thread may call (handles, log lines).
   std::atomic<std::size_t> held{0};
+  /// Each slot's `shared`, in slot order, for handle() from any thread.
+  mutable std::mutex shared_mtx;
+  std::vector<std::shared_ptr<detail::held_slot>> shared;
+
+  void publish() {
+    std::vector<std::shared_ptr<detail::held_slot>> now;
+    now.reserve(slots.size());
+    for (auto& s : slots)
+      now.push_back(s.shared);
+    std::lock_guard<std::mutex> guard{shared_mtx};
+    shared.swap(now);
+  }
 
   slot* find(const Service& svc) noexcept {
     for (auto& s : slots)
@@ -187,6 +210,8 @@ SupervisorStrategy::SupervisorStrategy(crashing_tag, std::vector<std::shared_ptr
 }
 
 SupervisorStrategy::~SupervisorStrategy() {
+  for (auto& s : state_->slots)
+    s.shared->close("is gone with its supervisor");
   // Normally on_stop stopped every held service. If this supervisor's actor was killed
   // instead, the services it started would run on with nobody to stop them: ask them
   // to exit (each crashes and runs its stop sequence).
@@ -221,8 +246,11 @@ void SupervisorStrategy::add(std::shared_ptr<Service> service) {
                                   "): it already has a supervisor");
     service->supervisor = this;
   }
-  state_->slots.push_back(slot{std::move(service), {}, {}, {}, {}, false, false, false});
+  auto shared = std::make_shared<detail::held_slot>(service);
+  state_->slots.push_back(
+      slot{std::move(service), {}, {}, {}, {}, false, false, false, std::move(shared)});
   state_->held.store(state_->slots.size(), std::memory_order_relaxed);
+  state_->publish();
   if (started() && !should_stop())
     wakeup();
 }
@@ -264,8 +292,10 @@ void SupervisorStrategy::discard(const std::shared_ptr<Service>& service) {
   release_actor(*this, *i);
   if (service->supervisor == this)
     service->supervisor = nullptr;
+  i->shared->close("was discarded from its supervisor");
   slots.erase(i);
   state_->held.store(slots.size(), std::memory_order_relaxed);
+  state_->publish();
 }
 
 void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> service) {
@@ -287,9 +317,40 @@ void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> serv
     s.service->supervisor = nullptr;
   if (contain_)
     service->supervisor = this;
-  s = slot{std::move(service), {}, {}, {}, {}, false, false, false};
+  // The slot stays (a handle on it follows it to the new service).
+  auto shared = std::move(s.shared);
+  shared->replace(service);
+  s = slot{std::move(service), {}, {}, {}, {}, false, false, false, std::move(shared)};
   if (started() && !should_stop())
     wakeup();
+}
+
+ServiceHandle SupervisorStrategy::handle(std::size_t index) const {
+  std::shared_ptr<detail::held_slot> shared;
+  std::size_t held = 0;
+  {
+    std::lock_guard<std::mutex> guard{state_->shared_mtx};
+    held = state_->shared.size();
+    if (index < held)
+      shared = state_->shared[index];
+  }
+  if (!shared)
+    throw std::out_of_range(
+        fmt::format("mode: {}.handle({}): no such index (holding {})", label(), index, held));
+  return detail::handle_access::attach(shared->current(label()), shared);
+}
+
+ServiceHandle SupervisorStrategy::handle(std::string_view label_of_service) const {
+  std::vector<std::shared_ptr<detail::held_slot>> all;
+  {
+    std::lock_guard<std::mutex> guard{state_->shared_mtx};
+    all = state_->shared;
+  }
+  for (auto& shared : all)
+    if (auto svc = shared->current(label()); svc && detail::label_of(*svc) == label_of_service)
+      return detail::handle_access::attach(std::move(svc), shared);
+  throw std::out_of_range(fmt::format("mode: {}.handle(\"{}\"): holds no service of that label",
+                                      label(), label_of_service));
 }
 
 std::vector<std::shared_ptr<Service>> SupervisorStrategy::services() const {
@@ -526,7 +587,7 @@ const caf::message& relaunch(SupervisorStrategy& sup, slot& s, bool restart) {
       s.service->supervisor = nullptr;
       fresh->supervisor = &sup;
     }
-    s.service = std::move(fresh);
+    set_service(s, std::move(fresh));
   } else if (used && !svc.started()) {
     // Crashed before it ever started: Service::restart would only finish that crash.
     svc.service_reset();
@@ -611,7 +672,7 @@ task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service)
       fresh->supervisor = this;
     if (service->supervisor == this)
       service->supervisor = nullptr;
-    s->service = std::move(fresh);  // the slot's factory, if any, stays its spec
+    set_service(*s, std::move(fresh));  // the slot's factory, if any, stays its spec
   }
   const auto& msg = relaunch(*this, *s, true);
   auto error = co_await detail::try_request_awaiter{&own_actor(*this), s->actor, msg,

@@ -20,6 +20,11 @@ class actor_system;
 
 namespace mode {
 
+namespace detail {
+class held_slot;
+struct handle_access;
+}  // namespace detail
+
 /// A thread-safe handle on a Service hosted by its own actor. Every call is a message
 /// to that actor; the blocking calls wait for its answer (up to a timeout).
 ///
@@ -111,8 +116,10 @@ class ServiceHandle {
 
   // -- observers ---------------------------------------------------------------------
 
-  /// The service object. Touch its state only from its own actor.
-  [[nodiscard]] const std::shared_ptr<Service>& service() const noexcept;
+  /// The service object (for a handle on a supervisor's slot, the one the slot holds
+  /// now). Touch its state only from its own actor. Throws ServiceNotRunning once the
+  /// slot is gone.
+  [[nodiscard]] std::shared_ptr<Service> service() const;
   /// The service's label(), read when its actor was spawned, before it ran (so safe from
   /// any thread; Service::label() itself may read state the service's actor writes).
   [[nodiscard]] const std::string& label() const noexcept;
@@ -122,9 +129,22 @@ class ServiceHandle {
   explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
 
  private:
+  friend struct detail::handle_access;
   struct impl;
   std::shared_ptr<impl> impl_;
 };
+
+/// A handle on a service that another one runs: a child (add_dependency) or a service
+/// a supervisor holds, for the calls above from any thread. It follows the object
+/// across restarts on fresh actors. It never spawns an actor of its own (that one
+/// would run unwatched): while the service has no actor (before its parent starts it,
+/// between a crash and its restart, after a stop for good), stop() and
+/// wait_until_stopped() return at once, state() reads the object, crash() does
+/// nothing, and start(), restart(), request() and human_tracebacks() throw
+/// ServiceNotRunning. Throws std::invalid_argument for nullptr. For a supervisor's
+/// slot, whose object a factory or replacement may change, use the supervisor's
+/// handle(index) or handle(label).
+[[nodiscard]] ServiceHandle handle_of(const std::shared_ptr<Service>& service);
 
 /// Hosts a new `S{args...}` on its own actor in `sys` and returns its handle.
 template <class S, class... Args>

@@ -45,6 +45,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,6 +53,7 @@
 #include "mode/errors.hpp"
 #include "mode/restart_limiter.hpp"
 #include "mode/service.hpp"
+#include "mode/service_handle.hpp"
 #include "mode/task.hpp"
 #include "mode/times.hpp"
 
@@ -156,6 +158,15 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// runs. Throws std::invalid_argument for nullptr, a service already held, or one
   /// that another supervisor holds.
   void add(std::shared_ptr<Service> service) override;
+  /// A handle on the service in slot `index`, for ServiceHandle's calls from any thread
+  /// (see mode::handle_of for what they do while it has no actor). It names the slot:
+  /// it follows restarts onto fresh actors and onto the fresh objects a factory or
+  /// `replacement` makes, and throws ServiceNotRunning once the slot is discarded or the
+  /// supervisor is gone. Thread-safe. Throws std::out_of_range for an index not held.
+  [[nodiscard]] ServiceHandle handle(std::size_t index) const;
+  /// handle() for the first held service whose label is `label` (as ServiceHandle's
+  /// label(): read at its spawn). Throws std::out_of_range if none has it.
+  [[nodiscard]] ServiceHandle handle(std::string_view label) const;
   /// Holds every one of `services`, in order (mode's add(*services)).
   template <class... Ss>
   void add(std::shared_ptr<Ss>... services) {
