@@ -237,6 +237,14 @@ TEST_CASE("a crash in a leaf takes its tree down, with the reason as a chain" *
   CHECK(rec->count("head.on_shutdown") == 1);
   auto reason = mode::describe_exception(head->crash_reason());
   CHECK(reason == "middle <- leaf <- std::runtime_error: leaf task failed");
+  // What each service reads (docs/porting-guide.md, "Crash reasons in a tree"): the one
+  // that failed its own exception, each parent above it the chain from its child down,
+  // and the services a crashed parent takes down the parent's name before its chain.
+  CHECK(mode::describe_exception(leaf->crash_reason()) == "std::runtime_error: leaf task failed");
+  CHECK(mode::describe_exception(middle->crash_reason()) ==
+        "leaf <- std::runtime_error: leaf task failed");
+  CHECK(mode::describe_exception(sibling->crash_reason()) ==
+        "head <- middle <- leaf <- std::runtime_error: leaf task failed");
 }
 
 TEST_CASE("a crash anywhere in a tree without supervisor crashes the whole tree" *

@@ -26,6 +26,11 @@ class AwaitableService : public Service {
 
 /// mode's Service.from_awaitable(coro, name=...): `fn` is called at each start and the
 /// coroutine it returns runs until it ends or the service stops.
+///
+/// The coroutine runs inside the start, as in mode: a blocking ServiceHandle::start()
+/// (or `co_await handle.async_start()`) returns only once the whole coroutine ended,
+/// and times out if it runs longer than the call's timeout. To start it and go on, use
+/// send_start() (and wait_until_stopped() for its end).
 inline std::shared_ptr<Service> from_awaitable(AwaitableService::factory fn,
                                                std::string name = {}) {
   return std::make_shared<AwaitableService>(std::move(fn), std::move(name));

@@ -122,7 +122,10 @@ class Service : public std::enable_shared_from_this<Service> {
 
   // -- state --------------------------------------------------------------------------
 
-  /// mode's state: crashed, else init / running / stopping / shutdown.
+  /// mode's state: crashed, else init / running / stopping / shutdown. "stopping" while
+  /// the stop sequence runs, "shutdown" once it ended. (mode says "stopping" after a
+  /// finished stop until someone calls set_shutdown(); a stopped service here reads
+  /// "shutdown" either way: the state says whether the stop is over.)
   [[nodiscard]] ServiceState state() const noexcept;
   /// True once start() began (until reset).
   [[nodiscard]] bool started() const noexcept { return started_; }

@@ -64,6 +64,8 @@ class ServiceHandle {
 
   /// Starts the service (on a fresh actor if its actor is gone); throws ServiceCrashed
   /// if it crashed while starting, TimeoutError if it did not start within `timeout`.
+  /// Returns when the start sequence ended: for a service made with from_awaitable,
+  /// once its whole coroutine ended (use send_start() to go on at once).
   void start(Seconds timeout = default_timeout) const;
   /// Stops the service and waits until its stop sequence finished. A service whose
   /// actor is gone (crashed, or stopped for good) counts as stopped. Throws
