@@ -165,7 +165,8 @@ struct Y : X {};
 
 }  // namespace
 
-TEST_CASE("signals: mode's test_signals scenario, awaited from a service" * doctest::timeout(30)) {
+TEST_CASE("mode: test_signals.py::test_signals: the scenario, awaited from a service" *
+          doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   X x;

@@ -1,4 +1,5 @@
-// Supervisors: mode's functional scenarios (tests/functional/test_supervisors.py), the
+// Supervisors: mode's functional scenarios (tests/functional/test_supervisors.py: each
+// case named "mode: test_supervisors.py::<test>" is one of them), the
 // restart limit on virtual time, escalation, replacement, stale down messages, crash
 // during start, a restart storm, and stop while a restart is in progress.
 #include <doctest/doctest.h>
@@ -120,7 +121,8 @@ void check_started(const mode_setup& s) {
 
 // -- mode's functional tests ------------------------------------------------------------------
 
-TEST_CASE("OneForOneSupervisor restarts the crashed service only" * doctest::timeout(30)) {
+TEST_CASE("mode: test_supervisors.py::test_OneForOneSupervisor: restarts the crashed service only" *
+          doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto s = setup_supervisor<mode::OneForOneSupervisor>();
   mode::ServiceHandle h{fx.sys, s.sup};
@@ -143,8 +145,10 @@ TEST_CASE("OneForOneSupervisor restarts the crashed service only" * doctest::tim
   CHECK(s.sup->state() == ServiceState::shutdown);
 }
 
-TEST_CASE("ForfeitOneForOneSupervisor stops the crashed service and gives up on it" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: test_supervisors.py::test_ForfeitOneForOneSupervisor: stops the crashed service, gives "
+    "up" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   log_capture logs{"mode.supervisors"};
   auto s = setup_supervisor<mode::ForfeitOneForOneSupervisor>();
@@ -168,7 +172,8 @@ TEST_CASE("ForfeitOneForOneSupervisor stops the crashed service and gives up on 
   CHECK(s.z->stopped_count == 1);
 }
 
-TEST_CASE("ForfeitOneForAllSupervisor stops all and gives up on all" * doctest::timeout(30)) {
+TEST_CASE("mode: test_supervisors.py::test_ForfeitOneForAllSupervisor: stops all, gives up on all" *
+          doctest::timeout(30)) {
   virtual_time_fixture fx;
   log_capture logs{"mode.supervisors"};
   auto s = setup_supervisor<mode::ForfeitOneForAllSupervisor>();
@@ -190,7 +195,8 @@ TEST_CASE("ForfeitOneForAllSupervisor stops all and gives up on all" * doctest::
   CHECK(s.sup->state() == ServiceState::shutdown);
 }
 
-TEST_CASE("OneForAllSupervisor stops all, then restarts all in order" * doctest::timeout(30)) {
+TEST_CASE("mode: test_supervisors.py::test_OneForAllSupervisor: stops all, restarts all in order" *
+          doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto rec = std::make_shared<recorder>();
   auto sup = std::make_shared<mode::OneForAllSupervisor>();

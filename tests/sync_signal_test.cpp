@@ -148,7 +148,7 @@ static_assert(std::is_same_v<mode::SyncSignal<std::shared_ptr<SyncX>>::key_type,
 
 // -- mode's test_signals.py -----------------------------------------------------------------
 
-TEST_CASE("sync signals: mode's test_sync_signals scenario" * doctest::timeout(5)) {
+TEST_CASE("mode: test_signals.py::test_sync_signals" * doctest::timeout(5)) {
   started_signal cls_started{"on_started", "SyncX"};
   stopped_signal cls_stopped{"on_stopped", "SyncX"};
   SyncX x{cls_started, cls_stopped};
@@ -218,7 +218,8 @@ TEST_CASE("sync signals: unpack_sender and send without sender" * doctest::timeo
   }
 }
 
-TEST_CASE("sync signals: clone copies fields but not receivers" * doctest::timeout(5)) {
+TEST_CASE("mode: test_signals.py::test_clone: copies fields but not receivers" *
+          doctest::timeout(5)) {
   int_signal sig{"sig", "X"};
   int calls = 0;
   sig.connect([&](const std::string&, int) { ++calls; });
@@ -235,7 +236,8 @@ TEST_CASE("sync signals: clone copies fields but not receivers" * doctest::timeo
   CHECK(sig.with_default_sender("me").asdict() == renamed.clone({.name = "sig"}).asdict());
 }
 
-TEST_CASE("sync signals: with_default_sender shares the receivers" * doctest::timeout(5)) {
+TEST_CASE("mode: test_signals.py::test_with_default_sender: shares the receivers" *
+          doctest::timeout(5)) {
   int_signal sig{"sig"};
   auto as_a = sig.with_default_sender("a");
   CHECK(as_a.default_sender() == "a");
@@ -307,7 +309,7 @@ TEST_CASE("sync signals: filtered receivers only hear their sender" * doctest::t
   CHECK(sig.iter_receivers().size() == 1);
 }
 
-TEST_CASE("sync signals: iter_receivers of an empty signal is empty" * doctest::timeout(5)) {
+TEST_CASE("mode: test_signals.py::test_iter_receivers_no_receivers" * doctest::timeout(5)) {
   int_signal sig;
   CHECK(sig.iter_receivers().empty());
   CHECK(sig.iter_receivers("a").empty());
@@ -493,8 +495,9 @@ TEST_CASE("sync signals: disconnect leaves the other receivers alone" * doctest:
   CHECK(j.lines == std::vector<std::string>{"b:s:1:sig"});
 }
 
-TEST_CASE("sync signals: disconnect of a never-connected receiver is not an error" *
-          doctest::timeout(5)) {
+TEST_CASE(
+    "mode: test_signals.py::test_disconnect_value_error: a never-connected receiver is no error" *
+    doctest::timeout(5)) {
   int_signal sig{"sig"};
   CHECK_FALSE(sig.disconnect(&free_a));
   CHECK_FALSE(sig.disconnect(&free_a, {.sender = "x"}));

@@ -115,7 +115,7 @@ TEST_CASE("on-time ticks stay on the grid: the callback's runtime is subtracted"
   CHECK(d.timer.skipped() == 0);
 }
 
-TEST_CASE("mode's drift scenarios: early and late wake-ups are counted and logged once" *
+TEST_CASE("mode: test_timers.py::test_too_early, test_too_late: counted and logged once" *
           doctest::timeout(10)) {
   struct scenario {
     double interval;
