@@ -56,8 +56,10 @@ class Recorded : public mode::Service {
 
 }  // namespace
 
-TEST_CASE("hooks run in mode's order, children started in order and stopped in reverse" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: test_service.py::test_start_stop_simple: hooks in mode's order, children in order, "
+    "stopped in reverse" *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   auto root = std::make_shared<Recorded>("root", rec);
@@ -142,8 +144,10 @@ class Complex : public Recorded {
 
 }  // namespace
 
-TEST_CASE("Complex: contexts once per cycle, background task cleanup sets shutdown" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: test_service.py::test_start_stop_restart_complex: contexts once per cycle, cleanup sets "
+    "shutdown" *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   mode::ServiceHandle h{fx.sys, std::make_shared<Complex>(rec)};
@@ -247,8 +251,10 @@ TEST_CASE("a crash in a leaf takes its tree down, with the reason as a chain" *
         "head <- middle <- leaf <- std::runtime_error: leaf task failed");
 }
 
-TEST_CASE("a crash anywhere in a tree without supervisor crashes the whole tree" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "mode: test_service.py::test_crash_leaf, test_crash_middle, test_crash_head: the whole tree "
+    "crashes" *
+    doctest::timeout(60)) {
   for (const std::string where : {"leaf", "middle", "head"}) {
     CAPTURE(where);
     system_fixture fx;
@@ -356,7 +362,10 @@ TEST_CASE("stop while starting: the start returns early, children never start" *
   CHECK(h.state() == ServiceState::shutdown);
 }
 
-TEST_CASE("mundane_level decides the level of Starting... lines" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: test_service.py::test_mundane_level__default: mundane_level decides the level of "
+    "Starting..." *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   mode::testing::log_capture logs;
@@ -417,7 +426,10 @@ class Dynamic : public Recorded {
 
 }  // namespace
 
-TEST_CASE("runtime dependencies and handles awaited from another service" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: test_service.py::test_remove_dependency: runtime dependencies, handles awaited from a "
+    "service" *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   mode::ServiceHandle other{fx.sys, std::make_shared<Recorded>("other", rec)};

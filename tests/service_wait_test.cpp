@@ -52,7 +52,8 @@ struct harness {
 
 }  // namespace
 
-TEST_CASE("wait(event) returns when the event is set" * doctest::timeout(30)) {
+TEST_CASE("mode: test_service.py::test_wait: wait(event) returns when the event is set" *
+          doctest::timeout(30)) {
   harness t;
   t.svc->body = [](Waiter& w) -> task<void> {
     w.add_future(w.set_after(w.a, 100ms));
@@ -78,7 +79,8 @@ TEST_CASE("wait(event, timeout) times out" * doctest::timeout(30)) {
   CHECK(t.svc->log == std::vector<std::string>{"timed out", "running"});
 }
 
-TEST_CASE("wait returns stopped when the service stops or crashes" * doctest::timeout(30)) {
+TEST_CASE("mode: test_service.py::test_wait__when_stopped, test_wait__when_crashed" *
+          doctest::timeout(30)) {
   SUBCASE("stop") {
     harness t;
     t.svc->body = [](Waiter& w) -> task<void> {
@@ -105,7 +107,10 @@ TEST_CASE("wait returns stopped when the service stops or crashes" * doctest::ti
   }
 }
 
-TEST_CASE("wait_first reports which finished first and cancels the rest" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: test_service.py::test_wait__multiple_events: wait_first reports the first, cancels the "
+    "rest" *
+    doctest::timeout(30)) {
   harness t;
   t.svc->body = [](Waiter& w) -> task<void> {
     w.add_future(w.set_after(w.b, 30ms));
