@@ -282,7 +282,8 @@ TEST_CASE("settings: defaults as mode, bad values rejected naming them" * doctes
   CHECK_THROWS_AS(mode::SupervisorOptions{.over = "abc"}, mode::invalid_seconds);
 }
 
-TEST_CASE("add, discard, insert" * doctest::timeout(10)) {
+TEST_CASE("mode: unit/test_supervisors.py::test_discard, test_insert: add, discard, insert" *
+          doctest::timeout(10)) {
   mode::OneForOneSupervisor sup;
   auto a = std::make_shared<StatService>("a");
   auto b = std::make_shared<StatService>("b");
@@ -308,7 +309,8 @@ TEST_CASE("add, discard, insert" * doctest::timeout(10)) {
                        std::invalid_argument);
 }
 
-TEST_CASE("discard takes several services, as mode's discard(*services)" * doctest::timeout(10)) {
+TEST_CASE("mode: unit/test_supervisors.py::test_discard: several services, as discard(*services)" *
+          doctest::timeout(10)) {
   mode::OneForOneSupervisor sup;
   auto a = std::make_shared<StatService>("a");
   auto b = std::make_shared<StatService>("b");
@@ -368,8 +370,10 @@ TEST_CASE("max_restarts: a restart exactly `over` ago has left the window" * doc
   CHECK(sup->state() == ServiceState::shutdown);
 }
 
-TEST_CASE("max_restarts: more than max_restarts within `over` fails the supervisor" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_supervisors.py::test_restart_service__max_restarts: more than max_restarts in "
+    "`over` fails" *
+    doctest::timeout(30)) {
   // Crash every 0.4 s: restarts at 0.4, 0.8, then 1.2 is the third within (0.2, 1.2].
   virtual_time_fixture fx;
   log_capture logs{"mode.supervisors"};
@@ -497,8 +501,10 @@ TEST_CASE("a supervisor restarted on a fresh actor supervises what it holds agai
 
 // -- specs: replacement and factory ---------------------------------------------------------------
 
-TEST_CASE("replacement(service, index) builds the new service for the crashed slot" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_supervisors.py::test_restart_service__replacement: builds the crashed slot's "
+    "service" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   std::vector<std::pair<mode::Service*, std::size_t>> calls;
   std::vector<std::shared_ptr<StatService>> made;
@@ -672,7 +678,10 @@ TEST_CASE("a crash during start is restarted like any crash, and counted" * doct
 // -- CrashingSupervisor
 // -----------------------------------------------------------------------------
 
-TEST_CASE("CrashingSupervisor propagates the crash upward" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_supervisors.py::test__contribute_to_service: CrashingSupervisor propagates "
+    "the crash" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto s = setup_supervisor<mode::CrashingSupervisor>();
   CHECK(s.y->supervisor == nullptr);
@@ -726,7 +735,8 @@ class Runner : public StatService {
 
 }  // namespace
 
-TEST_CASE("run_until_complete starts, then stops" * doctest::timeout(30)) {
+TEST_CASE("mode: unit/test_supervisors.py::test_run_until_complete: starts, then stops" *
+          doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto s = setup_supervisor<mode::OneForOneSupervisor>();
   auto runner = std::make_shared<Runner>(s.sup);
