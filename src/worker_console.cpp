@@ -10,6 +10,9 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -75,18 +78,24 @@ ConsoleReply console_reply(std::string_view line, const std::function<ServiceNod
 
 namespace {
 
-constexpr std::size_t max_line = 4096;
-constexpr std::size_t max_clients = 16;
-
 constexpr std::string_view greeting =
     "mode-cpp console. Commands: help, tree, tasks, graph, quit.\n";
+
+/// Per client and round of poll: what one client may cost before the others (and a
+/// stop) get their turn.
+constexpr std::size_t reads_per_round = 4;
+constexpr std::size_t lines_per_round = 32;
+
+using steady = std::chrono::steady_clock;
 
 struct client {
   int fd = -1;
   std::string in;
   std::string out;
-  bool discarding = false;  // inside an over-long line: drop until its newline
-  bool closing = false;     // close once `out` is sent
+  steady::time_point last_active;
+  bool discarding = false;   // inside an over-long line: drop until its newline
+  bool closing = false;      // close once `out` is sent (quit, idle)
+  bool read_closed = false;  // the peer sent all it will (EOF): answer, then close
 };
 
 }  // namespace
@@ -95,6 +104,7 @@ struct Console::impl {
   int listen_fd = -1;
   int wake_read = -1;
   int wake_write = -1;
+  ConsoleLimits limits;
   std::function<ServiceNode()> snapshot;
   std::atomic<bool> stopping{false};
   std::vector<client> clients;
@@ -108,6 +118,17 @@ struct Console::impl {
         ::close(fd);
   }
 
+  /// Reads while the client has room for answers: a client that sends and never reads
+  /// stops being read once its answers pile up (the kernel's buffers then hold it back).
+  [[nodiscard]] bool wants_input(const client& c) const { return can_answer(c) && !c.read_closed; }
+  [[nodiscard]] bool can_answer(const client& c) const {
+    return !c.closing && c.out.size() < limits.max_pending_output;
+  }
+  /// Complete lines wait that it can answer now (left over from a full round).
+  [[nodiscard]] bool has_work(const client& c) const {
+    return can_answer(c) && c.in.find('\n') != std::string::npos;
+  }
+
   void on_line(client& c, std::string_view line) {
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
@@ -119,62 +140,89 @@ struct Console::impl {
       c.out += prompt;
   }
 
-  // Returns false when the client is gone.
-  bool on_readable(client& c) {
-    char buf[1024];
-    for (;;) {
-      auto n = ::recv(c.fd, buf, sizeof buf, 0);
-      if (n == 0)
-        return false;
-      if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-      c.in.append(buf, static_cast<std::size_t>(n));
-      std::size_t pos;
-      while (!c.closing && (pos = c.in.find('\n')) != std::string::npos) {
-        auto line = c.in.substr(0, pos);
-        c.in.erase(0, pos + 1);
-        if (std::exchange(c.discarding, false))
-          continue;
-        on_line(c, line);
-      }
-      if (c.in.size() > max_line) {
-        c.in.clear();
-        if (!c.discarding) {
-          c.discarding = true;
-          c.out += fmt::format("error: line too long (max {} bytes)\n", max_line);
-          c.out += prompt;
-        }
+  /// Answers the complete lines received, at most lines_per_round of them.
+  void take_lines(client& c) {
+    std::size_t pos = 0;
+    for (std::size_t taken = 0;
+         taken < lines_per_round && can_answer(c) && (pos = c.in.find('\n')) != std::string::npos;
+         ++taken) {
+      auto line = c.in.substr(0, pos);
+      c.in.erase(0, pos + 1);
+      if (std::exchange(c.discarding, false))
+        continue;
+      on_line(c, line);
+    }
+    if (c.in.size() > limits.max_line && c.in.find('\n') == std::string::npos) {
+      c.in.clear();
+      if (!c.discarding) {
+        c.discarding = true;
+        c.out += fmt::format("error: line too long (max {} bytes)\n", limits.max_line);
+        c.out += prompt;
       }
     }
   }
 
-  // Returns false when the client is gone or done.
-  bool on_writable(client& c) {
-    while (!c.out.empty()) {
-      auto n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+  /// Returns false when the connection failed.
+  bool on_readable(client& c, steady::time_point now) {
+    char buf[4096];
+    for (std::size_t i = 0; i < reads_per_round && wants_input(c); ++i) {
+      auto n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n == 0) {
+        c.read_closed = true;  // half-closed (`nc -N`): what it asked is still answered
+        break;
+      }
       if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      c.last_active = now;
+      c.in.append(buf, static_cast<std::size_t>(n));
+      take_lines(c);
+    }
+    return true;
+  }
+
+  /// Returns false when the client is gone or done.
+  bool on_writable(client& c, steady::time_point now) {
+    while (!c.out.empty()) {
+      auto n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      c.last_active = now;
       c.out.erase(0, static_cast<std::size_t>(n));
     }
-    return !c.closing;
+    return !(c.closing || (c.read_closed && c.in.find('\n') == std::string::npos));
   }
 
-  void on_accept() {
+  void on_accept(steady::time_point now) {
     for (;;) {
       int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd < 0)
         return;
-      if (clients.size() >= max_clients) {
+      if (clients.size() >= limits.max_clients) {
         constexpr std::string_view busy = "error: too many connections\n";
-        (void)::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL);
+        (void)::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         ::close(fd);
         continue;
       }
       client c;
       c.fd = fd;
+      c.last_active = now;
       c.out = std::string{greeting} + std::string{prompt};
       clients.push_back(std::move(c));
     }
+  }
+
+  /// Milliseconds until the first client's idle deadline (-1: no client, 0: lines
+  /// are waiting for an answer).
+  [[nodiscard]] int poll_timeout(steady::time_point now) const {
+    if (clients.empty())
+      return -1;
+    if (std::any_of(clients.begin(), clients.end(), [this](auto& c) { return has_work(c); }))
+      return 0;
+    auto first = std::min_element(clients.begin(), clients.end(), [](auto& a, auto& b) {
+                   return a.last_active < b.last_active;
+                 })->last_active;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(first + limits.idle_timeout - now);
+    return static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 60'000));
   }
 
   void serve() {
@@ -183,25 +231,42 @@ struct Console::impl {
       fds.clear();
       fds.push_back({wake_read, POLLIN, 0});
       fds.push_back({listen_fd, POLLIN, 0});
-      for (auto& c : clients)
-        fds.push_back({c.fd, static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
-      if (::poll(fds.data(), fds.size(), -1) < 0) {
+      for (auto& c : clients) {
+        short events = 0;
+        if (wants_input(c))
+          events |= POLLIN;
+        if (!c.out.empty())
+          events |= POLLOUT;
+        fds.push_back({c.fd, events, 0});
+      }
+      if (::poll(fds.data(), fds.size(), poll_timeout(steady::now())) < 0) {
         if (errno == EINTR)
           continue;
         return;
       }
       if (fds[0].revents != 0)
         return;  // woken to stop
+      auto now = steady::now();
       // Clients first: fds[2 + i] belongs to clients[i] until accept appends more.
       std::vector<client> alive;
       for (std::size_t i = 0; i < clients.size(); ++i) {
         auto& c = clients[i];
         auto ev = fds[2 + i].revents;
-        bool keep = true;
-        if ((ev & (POLLIN | POLLHUP | POLLERR)) != 0)
-          keep = on_readable(c);
+        bool keep = (ev & POLLERR) == 0;
+        if (keep && (ev & (POLLIN | POLLHUP)) != 0 && wants_input(c))
+          keep = on_readable(c, now);
+        if (keep && has_work(c))
+          take_lines(c);  // lines left over from a round that hit lines_per_round
+        if (keep && now - c.last_active >= limits.idle_timeout) {
+          // Idle connections would hold the slots operators need.
+          c.out += fmt::format("error: idle for {} s, closing\n",
+                               std::chrono::duration<double>(limits.idle_timeout).count());
+          c.closing = true;
+          (void)on_writable(c, now);
+          keep = false;
+        }
         if (keep)
-          keep = on_writable(c);
+          keep = on_writable(c, now);
         if (keep)
           alive.push_back(std::move(c));
         else
@@ -209,14 +274,22 @@ struct Console::impl {
       }
       clients = std::move(alive);
       if ((fds[1].revents & POLLIN) != 0)
-        on_accept();
+        on_accept(now);
       // Greetings of new clients go out on the next round, when poll says writable.
     }
   }
 };
 
-Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot)
+Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot, ConsoleLimits limits)
     : impl_(std::make_unique<impl>()) {
+  if (limits.max_line == 0 || limits.max_clients == 0 || limits.max_pending_output == 0 ||
+      limits.idle_timeout <= std::chrono::milliseconds::zero())
+    throw std::invalid_argument(
+        fmt::format("mode console: limits must be positive (max_line {}, max_clients {}, "
+                    "max_pending_output {}, idle_timeout {} ms)",
+                    limits.max_line, limits.max_clients, limits.max_pending_output,
+                    limits.idle_timeout.count()));
+  impl_->limits = limits;
   auto fail = [port](const char* what) {
     int err = errno;
     throw std::system_error(err, std::generic_category(),

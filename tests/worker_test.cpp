@@ -17,11 +17,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -244,6 +246,35 @@ class tcp_client {
 
   [[nodiscard]] bool closed() const { return closed_; }
 
+  /// Half-closes: the server reads EOF after what was sent (`nc -N`).
+  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+  /// Sends "tree" lines without ever reading, until the kernel's buffers stay full
+  /// (the server stopped reading) or `limit`; returns the bytes sent and whether it
+  /// stalled.
+  std::pair<std::size_t, bool> flood(std::chrono::seconds limit = 20s) {
+    std::string chunk;
+    for (int i = 0; i < 1000; ++i)
+      chunk += "tree\n";
+    std::size_t sent = 0;
+    auto deadline = steady::now() + limit;
+    int refused = 0;
+    while (steady::now() < deadline) {
+      auto n = ::send(fd_, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<std::size_t>(n);
+        refused = 0;
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return {sent, false};
+      if (++refused == 10)  // a full second without room: not read any more
+        return {sent, true};
+      std::this_thread::sleep_for(100ms);
+    }
+    return {sent, false};
+  }
+
  private:
   bool read_some(steady::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
@@ -452,6 +483,95 @@ TEST_CASE(
   a.send_line("quit");
   CHECK(a.read_to_end() == "bye\n");
   CHECK(a.closed());
+}
+
+TEST_CASE("console: a client that half-closes after its commands still gets every answer" *
+          doctest::timeout(60)) {
+  mode::Console console{0, sample_tree};
+  tcp_client a{console.port()};
+  REQUIRE(a.connected());
+  a.send_line("tree");
+  a.send_line("graph");
+  a.shutdown_write();  // printf 'tree\ngraph\n' | nc -N 127.0.0.1 PORT
+  auto all = a.read_to_end();
+  CHECK(contains(all, "Commands: help, tree"));
+  CHECK(contains(all, "  Alpha [running] restarts=0\n"));
+  CHECK(contains(all, "digraph dependencies {"));
+  CHECK(a.closed());
+}
+
+TEST_CASE("console: a client that floods and never reads is held back; others and a stop go on" *
+          doctest::timeout(120)) {
+  mode::ConsoleLimits limits;
+  limits.max_pending_output = 64 * 1024;
+  auto console = std::make_unique<mode::Console>(0, sample_tree, limits);
+  tcp_client flooder{console->port()};
+  REQUIRE(flooder.connected());
+  auto [sent, stalled] = flooder.flood();
+  CHECK(stalled);  // the console stopped reading it once 64 KiB of answers waited
+  // What it got in: the answers it allows plus the kernel's socket buffers, not the
+  // 20 s of flooding that an unbounded queue took (hundreds of MB).
+  CHECK(sent < 64u * 1024 * 1024);
+  tcp_client other{console->port()};
+  REQUIRE(other.connected());
+  other.read_until_prompt(10s);
+  other.send_line("tree");
+  CHECK(contains(other.read_until_prompt(10s), "Alpha"));
+  auto t0 = steady::now();
+  console.reset();  // a stop never waits on a client
+  CHECK(steady::now() - t0 < 5s);
+}
+
+TEST_CASE("console: a 10 MB line and 200 connections" * doctest::timeout(120)) {
+  mode::Console console{0, sample_tree};
+  tcp_client a{console.port()};
+  REQUIRE(a.connected());
+  a.read_until_prompt();
+  a.send_line(std::string(10 * 1024 * 1024, 'x'));
+  CHECK(a.read_until_prompt() == "error: line too long (max 4096 bytes)\n");  // once
+  a.send_line("tree");
+  CHECK(contains(a.read_until_prompt(), "Alpha"));
+  std::vector<std::unique_ptr<tcp_client>> crowd;
+  for (int i = 0; i < 199; ++i)
+    crowd.push_back(std::make_unique<tcp_client>(console.port()));
+  int served = 1;  // a
+  int refused = 0;
+  for (auto& c : crowd) {
+    if (contains(c->read_until_prompt(5s), "Commands:"))
+      ++served;
+    else if (contains(c->read_to_end(5s), "error: too many connections"))
+      ++refused;
+  }
+  CHECK(served == 16);
+  CHECK(refused == 184);
+  a.send_line("tree");  // the first one still works
+  CHECK(contains(a.read_until_prompt(), "Alpha"));
+}
+
+TEST_CASE("console: idle connections time out, so they cannot lock operators out" *
+          doctest::timeout(120)) {
+  mode::ConsoleLimits limits;
+  limits.idle_timeout = 1s;
+  limits.max_clients = 2;
+  mode::Console console{0, sample_tree, limits};
+  tcp_client idle1{console.port()};
+  tcp_client idle2{console.port()};
+  CHECK(contains(idle1.read_until_prompt(), "Commands:"));
+  CHECK(contains(idle2.read_until_prompt(), "Commands:"));
+  tcp_client locked_out{console.port()};
+  CHECK(contains(locked_out.read_to_end(), "error: too many connections"));
+  CHECK(idle1.read_to_end() == "error: idle for 1 s, closing\n");
+  CHECK(idle2.read_to_end() == "error: idle for 1 s, closing\n");
+  CHECK(idle1.closed());
+  tcp_client operator_{console.port()};
+  CHECK(contains(operator_.read_until_prompt(), "Commands:"));
+}
+
+TEST_CASE("console limits must be positive" * doctest::timeout(10)) {
+  mode::ConsoleLimits limits;
+  limits.max_clients = 0;
+  CHECK_THROWS_WITH_AS(mode::Console(0, sample_tree, limits),
+                       doctest::Contains("limits must be positive"), std::invalid_argument);
 }
 
 TEST_CASE("a console port in use is an error naming the address" * doctest::timeout(30)) {

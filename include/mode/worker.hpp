@@ -29,6 +29,8 @@
 // graph (DOT) to stderr. See docs/worker.md.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -266,11 +268,27 @@ struct ConsoleReply {
 /// gathers the tree when a command needs it.
 ConsoleReply console_reply(std::string_view line, const std::function<ServiceNode()>& snapshot);
 
+/// What one console client may hold, so that no client can lock the others (or a
+/// stop) out.
+struct ConsoleLimits {
+  /// A longer line is refused with an error line; the connection stays usable.
+  std::size_t max_line = 4096;
+  /// Connections at once; one more is told "error: too many connections" and closed.
+  std::size_t max_clients = 16;
+  /// A connection that sends and receives nothing for this long is closed.
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes{5};
+  /// Answers waiting for a client that does not read: past this many bytes its input
+  /// is not read until it reads (so memory stays bounded and the others are served).
+  std::size_t max_pending_output = 1 << 20;
+};
+
 /// mode's debug console (aiomonitor in mode): a text console on 127.0.0.1 that
-/// answers console_reply() commands, one line each, to any number of clients (`nc
+/// answers console_reply() commands, one line each, to several clients (`nc
 /// 127.0.0.1 50101`). It greets with a line naming the commands and prompts with
-/// "mode> " after every answer. Lines longer than 4 KiB are refused with an error
-/// line; the connection stays usable. Serves on a thread of its own.
+/// "mode> " after every answer. A client that half-closes after its commands (`nc -N`)
+/// still gets every answer. Serves on a thread of its own, a bounded amount of work
+/// per client at a time, within `ConsoleLimits`; its destructor never waits on a
+/// client.
 class Console {
  public:
   /// The prompt sent after the greeting and after every answer.
@@ -279,7 +297,8 @@ class Console {
   /// Listens on 127.0.0.1:`port` (0: a free port) and starts serving. Throws
   /// std::system_error naming the address if it cannot listen (e.g. the port is in
   /// use).
-  Console(std::uint16_t port, std::function<ServiceNode()> snapshot);
+  /// Throws std::invalid_argument if a limit is zero.
+  Console(std::uint16_t port, std::function<ServiceNode()> snapshot, ConsoleLimits limits = {});
   /// Closes every connection and joins the thread.
   ~Console();
   Console(const Console&) = delete;
