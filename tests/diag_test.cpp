@@ -8,7 +8,9 @@
 
 #include "mode/diag.hpp"
 
-TEST_CASE("Diag: a flag is set until unset, and flags() lists the set ones sorted") {
+TEST_CASE(
+    "mode: unit/test_services.py::test_Diag::test_set_unset_flag: Diag: a flag is set until unset, "
+    "and flags() lists the set ones sorted") {
   mode::Diag diag;
   CHECK(diag.flags().empty());
   CHECK_FALSE(diag.has_flag("FLUSH"));

@@ -53,8 +53,10 @@ sys_clock::time_point utc(int y, unsigned mo, unsigned d, int h, int mi, int s =
 
 }  // namespace
 
-TEST_CASE("a crontab fires at each matching wall time while the service runs" *
-          doctest::timeout(60)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_crontab: a crontab fires at each matching wall time while "
+    "the service runs" *
+    doctest::timeout(60)) {
   virtual_time_fixture fx;
   auto svc = std::make_shared<Cron>("*/15 * * * *", mode::CrontabSpec{});
   svc->wall_clock = virtual_wall_clock(fx.sys, utc(2026, 3, 2, 10, 7, 30));

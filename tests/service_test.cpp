@@ -222,8 +222,10 @@ class Sleeper : public Recorded {
 
 }  // namespace
 
-TEST_CASE("a crash in a leaf takes its tree down, with the reason as a chain" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test__execute_task__exception, test__execute_task__RuntimeError: "
+    "a crash in a leaf takes its tree down, with the reason as a chain" *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   auto head = std::make_shared<Recorded>("head", rec);
@@ -280,7 +282,10 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("an exception in on_start crashes the service and fails start()" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test__actually_start__rasies_exc: an exception in on_start "
+    "crashes the service and fails start()" *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   auto svc = std::make_shared<Crasher>("c", rec);
@@ -342,8 +347,10 @@ class SlowStart : public Recorded {
 
 }  // namespace
 
-TEST_CASE("stop while starting: the start returns early, children never start" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test__actually_start__third_stop: stop while starting: the start "
+    "returns early, children never start" *
+    doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();
   auto svc = std::make_shared<SlowStart>("slow", rec);

@@ -50,7 +50,10 @@ class Slow : public mode::Service {
 
 }  // namespace
 
-TEST_CASE("a 1 s timer fires once per second, first after a full interval" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_timer, test_timer__not_to_wait_twice: a 1 s timer fires "
+    "once per second, first after a full interval" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto svc = std::make_shared<Ticker>();
   mode::ServiceHandle h{fx.sys, svc};
@@ -72,7 +75,10 @@ TEST_CASE("a 1 s timer fires once per second, first after a full interval" * doc
   CHECK(svc->ticks.size() == n);  // no tick after stop
 }
 
-TEST_CASE("exec_first runs the timer callback at start" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_timer__exec_first: exec_first runs the timer callback at "
+    "start" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto svc = std::make_shared<Ticker>(true);
   mode::ServiceHandle h{fx.sys, svc};
@@ -85,7 +91,10 @@ TEST_CASE("exec_first runs the timer callback at start" * doctest::timeout(30)) 
   fx.run();
 }
 
-TEST_CASE("itertimer wakes per interval and ends when the service stops" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_itertimer, test_itertimer__second_stop: itertimer wakes per "
+    "interval and ends when the service stops" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto svc = std::make_shared<Iterating>();
   mode::ServiceHandle h{fx.sys, svc};

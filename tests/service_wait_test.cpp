@@ -67,7 +67,8 @@ TEST_CASE("mode: test_service.py::test_wait: wait(event) returns when the event 
   CHECK(t.svc->log == std::vector<std::string>{"done"});
 }
 
-TEST_CASE("wait(event, timeout) times out" * doctest::timeout(30)) {
+TEST_CASE("mode: unit/test_services.py::test_wait__one: wait(event, timeout) times out" *
+          doctest::timeout(30)) {
   harness t;
   t.svc->body = [](Waiter& w) -> task<void> {
     auto r = co_await w.wait(w.a, 50ms);
@@ -129,7 +130,10 @@ TEST_CASE(
   CHECK(t.svc->log == std::vector<std::string>{"first=1", "timeout"});
 }
 
-TEST_CASE("wait_many waits for all, and an exception in one propagates" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_wait_many: wait_many waits for all, and an exception in one "
+    "propagates" *
+    doctest::timeout(30)) {
   harness t;
   t.svc->body = [](Waiter& w) -> task<void> {
     w.add_future(w.set_after(w.a, 10ms));
@@ -156,7 +160,10 @@ TEST_CASE("wait_many waits for all, and an exception in one propagates" * doctes
   CHECK(t.svc->log == std::vector<std::string>{"all", "inner failure"});
 }
 
-TEST_CASE("wait_until_stopped resumes a task once the service stops" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_wait_until_stopped: wait_until_stopped resumes a task once "
+    "the service stops" *
+    doctest::timeout(30)) {
   harness t;
   t.svc->body = [](Waiter& w) -> task<void> {
     co_await w.wait_until_stopped();
@@ -185,7 +192,8 @@ TEST_CASE("tracebacks name every pending task and where it waits" * doctest::tim
   CHECK(text.find("Waiter Waiter.run\n=================\n") != std::string::npos);
 }
 
-TEST_CASE("Diag flags and transition_with" * doctest::timeout(30)) {
+TEST_CASE("mode: unit/test_services.py::test_transition_with: Diag flags and transition_with" *
+          doctest::timeout(30)) {
   harness t;
   t.svc->body = [](Waiter& w) -> task<void> {
     auto inner = [](Waiter& s) -> task<int> {
@@ -204,8 +212,10 @@ TEST_CASE("Diag flags and transition_with" * doctest::timeout(30)) {
   CHECK(t.svc->log == std::vector<std::string>{"42"});
 }
 
-TEST_CASE("transitions_to wraps a member coroutine in its diag flag, also when it throws" *
-          doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_transitions_to: transitions_to wraps a member coroutine in "
+    "its diag flag, also when it throws" *
+    doctest::timeout(30)) {
   harness t;
   // A member coroutine of the service, as mode's @Service.transitions_to decorates.
   static const auto committing = mode::transitions_to("COMMITTING", &Waiter::commit_twice);
@@ -228,7 +238,10 @@ TEST_CASE("transitions_to wraps a member coroutine in its diag flag, also when i
   CHECK(t.svc->log == std::vector<std::string>{"42", "negative"});
 }
 
-TEST_CASE("from_awaitable runs a coroutine as a service; stop cancels it" * doctest::timeout(30)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_from_awaitable, test_from_awaitable__sleeping_is_cancelled: "
+    "from_awaitable runs a coroutine as a service; stop cancels it" *
+    doctest::timeout(30)) {
   virtual_time_fixture fx;
   auto ran = std::make_shared<int>(0);
   auto svc = mode::from_awaitable(

@@ -124,8 +124,10 @@ TEST_CASE("a task resumes where it suspended, and exceptions reach the awaiter" 
   CHECK(fx.host.traces().empty());
 }
 
-TEST_CASE("an escaping exception is reported; cancellation is a normal end" *
-          doctest::timeout(10)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test__execute_task__CancelledError: an escaping exception is "
+    "reported; cancellation is a normal end" *
+    doctest::timeout(10)) {
   fixture fx;
   auto failing = []() -> task<void> {
     throw std::logic_error("bad");
