@@ -221,6 +221,10 @@ void Service::set_shutdown() {
 void Service::add_child(std::shared_ptr<Service> child) {
   if (!child)
     throw std::invalid_argument("mode: add_dependency(nullptr) on " + label());
+  {
+    std::lock_guard<std::mutex> guard{binding_->mtx};
+    binding_->published_children.push_back(child);
+  }
   children_.push_back(std::move(child));
 }
 
@@ -304,6 +308,11 @@ task<void> Service::remove_dependency(std::shared_ptr<Service> child) {
   // Out of both lists before the stop, which suspends: a crash report from it no longer
   // counts, and other coroutines see consistent indexes.
   children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
+  {
+    std::lock_guard<std::mutex> guard{binding_->mtx};
+    auto& published = binding_->published_children;
+    std::erase(published, child);
+  }
   if (index < actors.size())
     actors.erase(actors.begin() + static_cast<std::ptrdiff_t>(index));
   if (hdl) {

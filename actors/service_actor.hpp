@@ -107,6 +107,9 @@ struct service_binding {
   /// Service::label(), read when the actor was spawned (before it ran, so without a
   /// race): what threads other than the service's actor print. Guarded by mtx.
   std::string label;
+  /// Service::children(), as other threads read them (child_handle): the same objects,
+  /// kept in step by add_child and remove_dependency. Guarded by mtx.
+  std::vector<std::shared_ptr<Service>> published_children;
 
   caf::actor get() const {
     std::lock_guard<std::mutex> guard{mtx};

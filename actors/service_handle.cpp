@@ -138,6 +138,32 @@ ServiceHandle handle_of(const std::shared_ptr<Service>& service) {
   return detail::handle_access::attach(service, nullptr);
 }
 
+namespace {
+
+std::vector<std::shared_ptr<Service>> published_children(const Service& parent) {
+  const auto& b = *parent.binding();
+  std::lock_guard<std::mutex> guard{b.mtx};
+  return b.published_children;
+}
+
+}  // namespace
+
+ServiceHandle child_handle(const Service& parent, std::size_t index) {
+  auto children = published_children(parent);
+  if (index >= children.size())
+    throw std::out_of_range(fmt::format("mode::child_handle: {} has no child #{} (it has {})",
+                                        detail::label_of(parent), index, children.size()));
+  return handle_of(children[index]);
+}
+
+ServiceHandle child_handle(const Service& parent, std::string_view label) {
+  for (auto& child : published_children(parent))
+    if (detail::label_of(*child) == label)
+      return handle_of(child);
+  throw std::out_of_range(fmt::format("mode::child_handle: {} has no child labelled \"{}\"",
+                                      detail::label_of(parent), label));
+}
+
 void ServiceHandle::start(Seconds timeout) const {
   impl_->require_plain_thread("start()", "co_await async_start() or send_start()");
   auto hdl = impl_->live();

@@ -137,3 +137,20 @@ TEST_CASE("handle_of reaches a child from a plain thread, and never spawns one" 
   CHECK(parent.state() == ServiceState::running);
   CHECK_THROWS_AS((void)mode::handle_of(nullptr), std::invalid_argument);
 }
+
+TEST_CASE("child_handle reaches a parent's children by index and by label" * doctest::timeout(60)) {
+  mode::testing::system_fixture fx;
+  mode::ServiceScope scope{fx.sys};
+  auto parent = scope.spawn<Parent>();
+  parent.start();
+  const auto& object = *parent.service();
+  auto by_index = mode::child_handle(object, 0);
+  auto by_label = mode::child_handle(object, "Counter");
+  CHECK(by_index.service() == static_cast<const Parent&>(object).child);
+  CHECK(by_label.service() == by_index.service());
+  CHECK(by_label.state() == ServiceState::running);
+  CHECK_THROWS_WITH_AS((void)mode::child_handle(object, 1),
+                       doctest::Contains("has no child #1 (it has 1)"), std::out_of_range);
+  CHECK_THROWS_WITH_AS((void)mode::child_handle(object, "Nobody"),
+                       doctest::Contains("has no child labelled \"Nobody\""), std::out_of_range);
+}

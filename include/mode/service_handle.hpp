@@ -3,9 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <caf/message.hpp>
 
@@ -147,6 +149,14 @@ class ServiceHandle {
 /// slot, whose object a factory or replacement may change, use the supervisor's
 /// handle(index) or handle(label).
 [[nodiscard]] ServiceHandle handle_of(const std::shared_ptr<Service>& service);
+
+/// handle_of() for child number `index` of `parent` (in the order added, as
+/// parent.children()), from any thread. Throws std::out_of_range naming the index and
+/// how many children `parent` has.
+[[nodiscard]] ServiceHandle child_handle(const Service& parent, std::size_t index);
+/// handle_of() for the first child of `parent` whose label is `label` (as ServiceHandle's
+/// label(): read at its spawn). Throws std::out_of_range if none has it.
+[[nodiscard]] ServiceHandle child_handle(const Service& parent, std::string_view label);
 
 /// Hosts a new `S{args...}` on its own actor in `sys` and returns its handle.
 template <class S, class... Args>
