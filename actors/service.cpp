@@ -221,10 +221,9 @@ void Service::set_shutdown() {
 void Service::add_child(std::shared_ptr<Service> child) {
   if (!child)
     throw std::invalid_argument("mode: add_dependency(nullptr) on " + label());
-  {
-    std::lock_guard<std::mutex> guard{binding_->mtx};
-    binding_->published_children.push_back(child);
-  }
+  // The lock is for child_handle() on other threads; the service's own reads need none
+  // (only it writes children_).
+  std::lock_guard<std::mutex> guard{binding_->mtx};
   children_.push_back(std::move(child));
 }
 
@@ -273,14 +272,27 @@ task<void> Service::stop_children(bool crashed) {
       error = co_await detail::try_request_awaiter{&self, hdl, detail::wait_stopped_message(),
                                                    "child.wait_stopped"};
     } else {
+      self.child_in_stop = hdl.address();
       error =
           co_await detail::try_request_awaiter{&self, hdl, detail::stop_message(), "child.stop"};
+      self.child_in_stop = nullptr;
+      // Its actor ends with this stop, and a crash report of the stop (an error in its
+      // on_stop) may still be on its way: an empty slot makes that a report from a child
+      // no longer held. A later start spawns a fresh actor anyway.
+      if (i < actors.size() && actors[i] == hdl)
+        actors[i] = caf::actor{};
+      else
+        std::replace(actors.begin(), actors.end(), hdl, caf::actor{});
     }
     // A child that is already gone counts as stopped; other errors are logged and the
     // remaining children still stop.
-    if (error && !crashed && log().enabled(spdlog::level::debug))
-      log().debug("Error stopping child {}: {}", detail::label_of(*child),
+    if (error && !crashed) {
+      auto level =
+          error == caf::sec::request_receiver_down ? spdlog::level::debug : spdlog::level::err;
+      if (log().enabled(level))
+        log().log(level, "Error stopping child {}: {}", detail::label_of(*child),
                   detail::error_text(error));
+    }
   }
 }
 
@@ -307,11 +319,9 @@ task<void> Service::remove_dependency(std::shared_ptr<Service> child) {
     hdl = std::move(actors[index]);
   // Out of both lists before the stop, which suspends: a crash report from it no longer
   // counts, and other coroutines see consistent indexes.
-  children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
   {
     std::lock_guard<std::mutex> guard{binding_->mtx};
-    auto& published = binding_->published_children;
-    std::erase(published, child);
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
   }
   if (index < actors.size())
     actors.erase(actors.begin() + static_cast<std::ptrdiff_t>(index));

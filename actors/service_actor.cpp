@@ -224,7 +224,7 @@ caf::behavior service_actor::shared_behavior() {
         // not linked: CAF unlinks by walking a list, so n children cost O(n^2).)
         auto& self = consuming();
         auto& svc = *self.svc_;
-        if (self.exiting_ || svc.crashed_)
+        if (self.exiting_ || svc.crashed_ || child == self.child_in_stop)
           return;
         auto& kids = svc.binding_->children;
         if (std::none_of(kids.begin(), kids.end(), [&](const caf::actor& k) {

@@ -94,6 +94,8 @@ struct signal_home;  // actors/signal_runtime.hpp
 /// What a Service knows of the actor hosting it. The actor and its handles may read
 /// it from different threads, hence the mutex.
 struct service_binding {
+  /// Guards what other threads read: actor, label, and the Service's children() (written
+  /// under it by their only writer, the service, which reads them without it).
   mutable std::mutex mtx;
   caf::actor_system* system = nullptr;
   caf::actor_addr actor;  ///< weak: the actor owns the Service, not the other way
@@ -107,9 +109,6 @@ struct service_binding {
   /// Service::label(), read when the actor was spawned (before it ran, so without a
   /// race): what threads other than the service's actor print. Guarded by mtx.
   std::string label;
-  /// Service::children(), as other threads read them (child_handle): the same objects,
-  /// kept in step by add_child and remove_dependency. Guarded by mtx.
-  std::vector<std::shared_ptr<Service>> published_children;
 
   caf::actor get() const {
     std::lock_guard<std::mutex> guard{mtx};
@@ -207,6 +206,12 @@ class service_actor : public caf::event_based_actor, public host_driver {
   void flush_answers();
   static void deliver(caf::response_promise& rp, caf::error error);
   bool exiting_ = false;
+
+ public:
+  /// The child whose stop this service awaits in its stop sequence (stop_children): if
+  /// it crashes meanwhile, the stop's answer carries that and it is logged, as mode's
+  /// "an error stopping a child is logged, the others still stop"; it crashes nothing.
+  caf::actor_addr child_in_stop;
 };
 
 /// The actor hosting the coroutine running right now (nullptr outside one).

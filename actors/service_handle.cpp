@@ -140,16 +140,16 @@ ServiceHandle handle_of(const std::shared_ptr<Service>& service) {
 
 namespace {
 
-std::vector<std::shared_ptr<Service>> published_children(const Service& parent) {
-  const auto& b = *parent.binding();
-  std::lock_guard<std::mutex> guard{b.mtx};
-  return b.published_children;
+/// A copy of parent.children(), read under the lock their writer takes.
+std::vector<std::shared_ptr<Service>> children_of(const Service& parent) {
+  std::lock_guard<std::mutex> guard{parent.binding()->mtx};
+  return parent.children();
 }
 
 }  // namespace
 
 ServiceHandle child_handle(const Service& parent, std::size_t index) {
-  auto children = published_children(parent);
+  auto children = children_of(parent);
   if (index >= children.size())
     throw std::out_of_range(fmt::format("mode::child_handle: {} has no child #{} (it has {})",
                                         detail::label_of(parent), index, children.size()));
@@ -157,7 +157,7 @@ ServiceHandle child_handle(const Service& parent, std::size_t index) {
 }
 
 ServiceHandle child_handle(const Service& parent, std::string_view label) {
-  for (auto& child : published_children(parent))
+  for (auto& child : children_of(parent))
     if (detail::label_of(*child) == label)
       return handle_of(child);
   throw std::out_of_range(fmt::format("mode::child_handle: {} has no child labelled \"{}\"",

@@ -36,7 +36,8 @@ class worker_config : public caf::actor_system_config {
         log_file(defaults.log_file),
         debug(defaults.debug),
         quiet(defaults.quiet),
-        console_port(defaults.console_port),
+        console_socket(defaults.console_socket),
+        console_port(defaults.console_port ? int{*defaults.console_port} : -1),
         blocking_timeout(defaults.blocking_timeout.count()),
         stop_timeout(defaults.stop_timeout.count()) {
     opt_group{custom_options_, "global"}
@@ -47,9 +48,13 @@ class worker_config : public caf::actor_system_config {
         .add(log_file, "logfile,f", "append the log to this file (default: stderr)")
         .add(debug, "debug", "start the debug console and the blocking detector")
         .add(quiet, "quiet,q", "print nothing on stdout/stderr besides the log")
+        .add(console_socket, "console-socket",
+             "debug console's Unix socket, mode 0600 (default: "
+             "$XDG_RUNTIME_DIR/mode-console-<pid>.sock, else in /tmp)")
         .add(console_port, "console-port",
-             fmt::format("debug console port on 127.0.0.1, 0 for any (default: {})",
-                         defaults.console_port))
+             fmt::format("serve the debug console on 127.0.0.1:PORT instead, 0 for any free "
+                         "port, -1 for the Unix socket (default: {})",
+                         console_port))
         .add(blocking_timeout, "blocking-timeout",
              fmt::format("seconds a handler may block its thread before the blocking detector "
                          "reports it (default: {})",
@@ -70,7 +75,13 @@ class worker_config : public caf::actor_system_config {
     opts.log_file = log_file;
     opts.debug = debug;
     opts.quiet = quiet;
-    opts.console_port = console_port;
+    opts.console_socket = console_socket;
+    if (console_port < -1 || console_port > 65535)
+      throw std::invalid_argument(fmt::format(
+          "--console-port: must be a port number 0 to 65535 (or -1: off), got '{}'", console_port));
+    opts.console_port.reset();
+    if (console_port >= 0)
+      opts.console_port = static_cast<std::uint16_t>(console_port);
     auto seconds = [](double value, const char* name) {
       try {
         return Seconds{value};
@@ -87,7 +98,8 @@ class worker_config : public caf::actor_system_config {
   std::string log_file;
   bool debug;
   bool quiet;
-  std::uint16_t console_port;
+  std::string console_socket;
+  std::int64_t console_port;
   double blocking_timeout;
   double stop_timeout;
 };
@@ -340,18 +352,26 @@ void Worker::start_debug_tools() {
     auto* sys = &self->home_system();
     auto addr = self->address();
     auto label = detail::type_label(*this);
+    auto snapshot = [sys, addr, label] {
+      auto root = caf::actor_cast<caf::actor>(addr);
+      if (!root) {
+        ServiceNode gone;
+        gone.label = label;
+        gone.note = "its actor exited";
+        return gone;
+      }
+      return detail::inspect_actor(*sys, root, label, 1.0);
+    };
     try {
-      console_ = std::make_unique<Console>(options_.console_port, [sys, addr, label] {
-        auto root = caf::actor_cast<caf::actor>(addr);
-        if (!root) {
-          ServiceNode gone;
-          gone.label = label;
-          gone.note = "its actor exited";
-          return gone;
-        }
-        return detail::inspect_actor(*sys, root, label, 1.0);
-      });
-      log().info("Console on 127.0.0.1:{} (nc 127.0.0.1 {})", console_->port(), console_->port());
+      if (options_.console_port) {
+        console_ = std::make_unique<Console>(*options_.console_port, std::move(snapshot));
+        log().info("Console on 127.0.0.1:{} (nc 127.0.0.1 {})", console_->port(), console_->port());
+      } else {
+        auto path =
+            options_.console_socket.empty() ? default_console_socket() : options_.console_socket;
+        console_ = std::make_unique<Console>(std::filesystem::path{path}, std::move(snapshot));
+        log().info("Console on unix:{} (nc -U {})", path, path);
+      }
     } catch (const std::system_error& e) {
       log().warn("Cannot start the console: {} ({}); running without it", e.what(),
                  e.code().message());
@@ -375,6 +395,11 @@ void Worker::stop_debug_tools() {
 std::uint16_t Worker::console_port() const {
   std::lock_guard<std::mutex> guard{tools_mtx_};
   return console_ ? console_->port() : 0;
+}
+
+std::string Worker::console_socket() const {
+  std::lock_guard<std::mutex> guard{tools_mtx_};
+  return console_ ? console_->socket_path().native() : std::string{};
 }
 
 // -- running ----------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-// The Worker's debug console: a line protocol over TCP on 127.0.0.1, POSIX sockets.
+// The Worker's debug console: a line protocol over a Unix socket (mode 0600) or TCP on
+// 127.0.0.1, POSIX sockets.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -110,12 +114,18 @@ struct Console::impl {
   std::vector<client> clients;
   std::thread thread;
 
+  std::filesystem::path socket_path;  // a Unix socket's file, removed at the end
+  ino_t socket_inode = 0;             // ... unless another console replaced it since
+
   ~impl() {
     for (auto& c : clients)
       ::close(c.fd);
     for (int fd : {listen_fd, wake_read, wake_write})
       if (fd >= 0)
         ::close(fd);
+    struct stat st {};
+    if (!socket_path.empty() && ::lstat(socket_path.c_str(), &st) == 0 && st.st_ino == socket_inode)
+      ::unlink(socket_path.c_str());
   }
 
   /// Reads while the client has room for answers: a client that sends and never reads
@@ -280,8 +290,15 @@ struct Console::impl {
   }
 };
 
-Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot, ConsoleLimits limits)
-    : impl_(std::make_unique<impl>()) {
+namespace {
+
+[[noreturn]] void fail_to(const char* what, const std::string& where) {
+  int err = errno;
+  throw std::system_error(err, std::generic_category(),
+                          fmt::format("mode console: cannot {} {}", what, where));
+}
+
+void validate(const ConsoleLimits& limits) {
   if (limits.max_line == 0 || limits.max_clients == 0 || limits.max_pending_output == 0 ||
       limits.idle_timeout <= std::chrono::milliseconds::zero())
     throw std::invalid_argument(
@@ -289,16 +306,53 @@ Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot, Cons
                     "max_pending_output {}, idle_timeout {} ms)",
                     limits.max_line, limits.max_clients, limits.max_pending_output,
                     limits.idle_timeout.count()));
+}
+
+sockaddr_un unix_address(const std::filesystem::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const auto& text = path.native();
+  if (text.empty() || text.size() >= sizeof addr.sun_path)
+    throw std::invalid_argument(
+        fmt::format("mode console: socket path '{}' must be 1 to {} bytes long (it is {})", text,
+                    sizeof addr.sun_path - 1, text.size()));
+  std::copy(text.begin(), text.end(), addr.sun_path);
+  return addr;
+}
+
+/// A socket file left by a process that died is replaced; one that a live console
+/// answers on, or a file that is no socket, is not touched.
+void clear_stale_socket(const std::filesystem::path& path, const sockaddr_un& addr) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0)
+    return;  // nothing there
+  if (!S_ISSOCK(st.st_mode)) {
+    errno = EEXIST;
+    fail_to("listen on (a file that is not a socket is in the way)", path.native());
+  }
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0)
+    fail_to("open a socket for", path.native());
+  bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(probe);
+  if (live) {
+    errno = EADDRINUSE;
+    fail_to("listen on (another process answers there)", path.native());
+  }
+  ::unlink(path.c_str());
+}
+
+}  // namespace
+
+Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot, ConsoleLimits limits)
+    : impl_(std::make_unique<impl>()) {
+  validate(limits);
   impl_->limits = limits;
-  auto fail = [port](const char* what) {
-    int err = errno;
-    throw std::system_error(err, std::generic_category(),
-                            fmt::format("mode console: cannot {} 127.0.0.1:{}", what, port));
-  };
   impl_->snapshot = std::move(snapshot);
+  auto where = fmt::format("127.0.0.1:{}", port);
   impl_->listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (impl_->listen_fd < 0)
-    fail("open a socket for");
+    fail_to("open a socket for", where);
   int one = 1;
   ::setsockopt(impl_->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
@@ -306,15 +360,50 @@ Console::Console(std::uint16_t port, std::function<ServiceNode()> snapshot, Cons
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // loopback only: no remote access
   if (::bind(impl_->listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    fail("listen on");
+    fail_to("listen on", where);
   if (::listen(impl_->listen_fd, 16) < 0)
-    fail("listen on");
+    fail_to("listen on", where);
   socklen_t len = sizeof addr;
   ::getsockname(impl_->listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
+  start_serving(where);
+}
+
+Console::Console(std::filesystem::path socket_path, std::function<ServiceNode()> snapshot,
+                 ConsoleLimits limits)
+    : impl_(std::make_unique<impl>()) {
+  validate(limits);
+  impl_->limits = limits;
+  impl_->snapshot = std::move(snapshot);
+  auto addr = unix_address(socket_path);
+  clear_stale_socket(socket_path, addr);
+  impl_->listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (impl_->listen_fd < 0)
+    fail_to("open a socket for", socket_path.native());
+  // Linux creates the socket file with the mode of the unbound socket (less the umask),
+  // so it is never reachable by others, not even between bind() and chmod().
+  ::fchmod(impl_->listen_fd, S_IRUSR | S_IWUSR);
+  if (::bind(impl_->listen_fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0)
+    fail_to("listen on", socket_path.native());
+  struct stat st {};
+  if (::chmod(socket_path.c_str(), S_IRUSR | S_IWUSR) < 0 || ::stat(socket_path.c_str(), &st) < 0) {
+    int err = errno;
+    ::unlink(socket_path.c_str());
+    errno = err;
+    fail_to("set mode 0600 on", socket_path.native());
+  }
+  impl_->socket_path = socket_path;
+  impl_->socket_inode = st.st_ino;
+  if (::listen(impl_->listen_fd, 16) < 0)
+    fail_to("listen on", socket_path.native());
+  socket_path_ = std::move(socket_path);
+  start_serving(socket_path_.native());
+}
+
+void Console::start_serving(const std::string& where) {
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0)
-    fail("make a wake-up pipe for");
+    fail_to("make a wake-up pipe for", where);
   impl_->wake_read = wake[0];
   impl_->wake_write = wake[1];
   impl_->thread = std::thread{[this] {

@@ -1,5 +1,9 @@
 // The framework-neutral side of the Worker's options and output.
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <ostream>
 #include <stdexcept>
 
@@ -29,6 +33,20 @@ void validate(const WorkerOptions& options) {
     throw std::invalid_argument(
         fmt::format("--stop-timeout: must be a positive number of seconds, got '{}'",
                     options.stop_timeout.count()));
+  // sockaddr_un::sun_path holds 108 bytes with the terminating NUL.
+  constexpr std::size_t max_socket_path = sizeof(sockaddr_un::sun_path) - 1;
+  if (options.console_socket.size() > max_socket_path)
+    throw std::invalid_argument(
+        fmt::format("--console-socket: a socket path has at most {} bytes, got '{}' ({} bytes)",
+                    max_socket_path, options.console_socket, options.console_socket.size()));
+  if (options.console_socket.find('\0') != std::string::npos)
+    throw std::invalid_argument("--console-socket: the path contains a NUL byte");
+}
+
+std::string default_console_socket() {
+  const char* runtime_dir = std::getenv("XDG_RUNTIME_DIR");
+  std::string dir = runtime_dir != nullptr && *runtime_dir == '/' ? runtime_dir : "/tmp";
+  return fmt::format("{}/mode-console-{}.sock", dir, ::getpid());
 }
 
 std::vector<std::string> normalize_arguments(std::vector<std::string> args) {

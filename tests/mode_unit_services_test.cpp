@@ -5,6 +5,8 @@
 // what is Python-only is listed in docs/porting-guide.md, "Not ported".)
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -47,7 +49,246 @@ class Probe : public mode::Service {
   task<void> sleep_task(std::chrono::seconds d) { co_await sleep(d); }
 };
 
+/// Records its hooks by name; a hook named in `sleeps` sleeps an hour first (a stop
+/// wakes it), one named in `throws` throws.
+class Hooks : public mode::Service {
+ public:
+  Hooks(std::string name, std::shared_ptr<std::vector<std::string>> log)
+      : name_(std::move(name)), log_(std::move(log)) {}
+  std::string sleeps;
+  std::string throws;
+  std::string label() const override { return name_; }
+
+ protected:
+  task<void> on_first_start() override { co_await hook("on_first_start"); }
+  task<void> on_start() override { co_await hook("on_start"); }
+  task<void> on_started() override { co_await hook("on_started"); }
+  task<void> on_stop() override { co_await hook("on_stop"); }
+  task<void> on_shutdown() override { co_await hook("on_shutdown"); }
+
+ private:
+  task<void> hook(const std::string& what) {
+    log_->push_back(name_ + "." + what);
+    if (what == sleeps)
+      co_await sleep(1h);
+    if (what == throws)
+      throw std::out_of_range(name_ + " fails in " + what);
+  }
+  std::string name_;
+  std::shared_ptr<std::vector<std::string>> log_;
+};
+
+bool has(const std::vector<std::string>& log, const std::string& what) {
+  return std::find(log.begin(), log.end(), what) != log.end();
+}
+
+/// A base whose registered task is a virtual member function.
+class ATaskService : public mode::Service {
+ public:
+  std::vector<int> values;
+  ATaskService() { add_task(&ATaskService::background_task, "background_task"); }
+
+ protected:
+  virtual task<void> background_task() {
+    values.push_back(1);
+    co_return;
+  }
+};
+
+class BTaskService : public ATaskService {
+ protected:
+  task<void> background_task() override {
+    values.push_back(2);
+    co_return;
+  }
+};
+
+/// Iterates itertimer(1s) in a task; `stop_after` > 0 asks its own service to stop from
+/// the loop body after that many ticks.
+class Ticking : public mode::Service {
+ public:
+  int stop_after = 0;
+  std::vector<int> ticks;
+  bool finished = false;
+  Ticking() { add_task(&Ticking::run, "Ticking.run"); }
+
+ private:
+  task<void> run() {
+    auto it = itertimer(1s);
+    while (co_await it.next()) {
+      ticks.push_back(static_cast<int>(ticks.size()) + 1);
+      if (static_cast<int>(ticks.size()) == stop_after)
+        mode::handle_of(std::static_pointer_cast<Service>(shared_from_this())).send_stop();
+    }
+    finished = true;
+  }
+};
+
 }  // namespace
+
+TEST_CASE("mode: unit/test_services.py::test_interface: a service with no hooks starts and stops" *
+          doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto h = fx.spawn<Plain>();
+  fx.start(h);
+  CHECK(h.service()->state() == ServiceState::running);
+  fx.stop(h);
+  CHECK(h.service()->state() == ServiceState::shutdown);
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test_add_runtime_dependency__not_started: added during the "
+    "stop, the child is kept and not started" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto late = std::make_shared<Child>();
+  auto svc = std::make_shared<Probe>();
+  ServiceState seen = ServiceState::running;
+  svc->body = [&](Probe& p) -> task<void> {
+    co_await p.sleep(1h);  // returns once the stop began
+    co_await p.add_runtime_dependency(late);
+    seen = late->state();
+  };
+  mode::ServiceHandle h{fx.sys, svc};
+  fx.start(h);
+  fx.stop(h);
+  CHECK(seen == ServiceState::init);
+  REQUIRE(svc->children().size() == 1);
+  CHECK(svc->children()[0] == late);
+  CHECK(late->state() == ServiceState::init);
+  CHECK(h.service()->state() == ServiceState::shutdown);
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test__actually_start__second_stop: a stop during "
+    "on_first_start ends the start there (mode checks again after entering the contexts; "
+    "mode-cpp enters a context when it is added)" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto svc = std::make_shared<Hooks>("S", log);
+  svc->sleeps = "on_first_start";
+  auto child = std::make_shared<Hooks>("child", log);
+  svc->add_dependency(child);
+  mode::ServiceHandle h{fx.sys, svc};
+  h.send_start();
+  fx.advance(1s);
+  h.send_stop();
+  fx.run();
+  CHECK(has(*log, "S.on_first_start"));
+  CHECK_FALSE(has(*log, "S.on_start"));
+  CHECK_FALSE(has(*log, "child.on_start"));
+  CHECK_FALSE(has(*log, "S.on_started"));
+  CHECK(has(*log, "S.on_shutdown"));
+  CHECK(h.service()->state() == ServiceState::shutdown);
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test__actually_start__fourth_stop: a stop while a child "
+    "starts: later children never start, on_started never runs" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto svc = std::make_shared<Hooks>("S", log);
+  auto first = std::make_shared<Hooks>("first", log);
+  first->sleeps = "on_start";
+  auto second = std::make_shared<Hooks>("second", log);
+  svc->add_dependency(first);
+  svc->add_dependency(second);
+  mode::ServiceHandle h{fx.sys, svc};
+  h.send_start();
+  fx.advance(1s);
+  CHECK(has(*log, "first.on_start"));
+  h.send_stop();
+  fx.run();
+  CHECK_FALSE(has(*log, "second.on_first_start"));
+  CHECK_FALSE(has(*log, "second.on_start"));
+  CHECK_FALSE(has(*log, "S.on_started"));
+  CHECK(has(*log, "first.on_shutdown"));
+  CHECK(h.service()->state() == ServiceState::shutdown);
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test__default_stop__raises: a child whose stop fails is "
+    "logged and the other children still stop" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  mode::testing::log_capture logs;
+  auto log = std::make_shared<std::vector<std::string>>();
+  auto svc = std::make_shared<Hooks>("S", log);
+  auto first = std::make_shared<Hooks>("first", log);
+  auto failing = std::make_shared<Hooks>("failing", log);
+  failing->throws = "on_stop";
+  svc->add_dependency(first);
+  svc->add_dependency(failing);
+  mode::ServiceHandle h{fx.sys, svc};
+  fx.start(h);
+  fx.stop(h);
+  CHECK(has(*log, "failing.on_stop"));
+  CHECK(has(*log, "first.on_shutdown"));  // stopped after the failing one (reverse order)
+  CHECK(has(*log, "S.on_shutdown"));
+  CHECK(
+      logs.contains("error [^-failing]: Error in on_stop: std::out_of_range: failing fails in "
+                    "on_stop"));
+  CHECK_FALSE(logs.contains("Crashed"));  // the parent goes on: mode logs, and stops the rest
+  CHECK(h.service()->state() == ServiceState::shutdown);
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test__actually_start__child_is_None, "
+    "test_service_reset__None_in_children, test__default_stop_children__None: there are no "
+    "null children: add_dependency(nullptr) throws, naming the parent" *
+    doctest::timeout(10)) {
+  Plain parent;
+  try {
+    parent.add_dependency(std::shared_ptr<Child>{});
+    FAIL("add_dependency(nullptr) did not throw");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string{e.what()}.find("Plain") != std::string::npos);
+  }
+  CHECK(parent.children().empty());
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test_subclass_can_override_Service_task: a registered virtual "
+    "task runs the override only" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto svc = std::make_shared<BTaskService>();
+  mode::ServiceHandle h{fx.sys, svc};
+  fx.start(h);
+  fx.stop(h);
+  CHECK(svc->values == std::vector<int>{2});
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test_itertimer__first_stop: stopped before the first tick, "
+    "the loop body never runs" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto svc = std::make_shared<Ticking>();
+  mode::ServiceHandle h{fx.sys, svc};
+  fx.start(h);
+  fx.advance(500ms);
+  fx.stop(h);
+  CHECK(svc->ticks.empty());
+  CHECK(svc->finished);
+}
+
+TEST_CASE(
+    "mode: unit/test_services.py::test_itertimer__third_stop: a stop asked from the loop body "
+    "ends the loop after that tick" *
+    doctest::timeout(10)) {
+  virtual_time_fixture fx;
+  auto svc = std::make_shared<Ticking>();
+  svc->stop_after = 1;
+  mode::ServiceHandle h{fx.sys, svc};
+  fx.start(h);
+  fx.advance(5s);
+  CHECK(svc->ticks == std::vector<int>{1});
+  CHECK(svc->finished);
+  CHECK(h.service()->state() == ServiceState::shutdown);
+}
 
 TEST_CASE("mode: unit/test_services.py::test_repr: a service's label is its class name" *
           doctest::timeout(10)) {

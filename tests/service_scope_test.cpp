@@ -184,6 +184,47 @@ TEST_CASE("services that stop in time are stopped in reverse order, none killed"
   CHECK(order == std::vector<int>{3, 2, 1});  // the one never started has no stop to run
 }
 
+TEST_CASE(
+    "mode: unit/test_services.py::test_aenter: started inside the scope, stopped and shut down "
+    "at its end" *
+    doctest::timeout(120)) {
+  class Logged : public mode::Service {
+   public:
+    std::atomic<int> started{0};
+    std::atomic<int> stopped{0};
+    std::atomic<int> shut_down{0};
+
+   private:
+    mode::task<void> on_started() override {
+      ++started;
+      co_return;
+    }
+    mode::task<void> on_stop() override {
+      ++stopped;
+      co_return;
+    }
+    mode::task<void> on_shutdown() override {
+      ++shut_down;
+      co_return;
+    }
+  };
+  auto svc = std::make_shared<Logged>();
+  int started_inside = -1;
+  int stopped_inside = -1;
+  bool finished = finishes_within(60s, [&](caf::actor_system& sys, caf::actor) {
+    mode::ServiceScope scope{sys};
+    scope.add(mode::ServiceHandle{sys, svc}).start();
+    started_inside = svc->started;
+    stopped_inside = svc->stopped;
+  });
+  REQUIRE(finished);
+  CHECK(started_inside == 1);
+  CHECK(stopped_inside == 0);
+  CHECK(svc->stopped == 1);
+  CHECK(svc->shut_down == 1);
+  CHECK(svc->state() == mode::ServiceState::shutdown);
+}
+
 TEST_CASE("ServiceScope refuses what it cannot do, naming it" * doctest::timeout(30)) {
   SUBCASE("on CAF's test coordinator") {
     mode::testing::virtual_time_fixture fx;

@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,11 +189,11 @@ class child_process {
 
 // -- a TCP client for the console -----------------------------------------------------------------
 
-class tcp_client {
+class console_client {
  public:
   /// Connects to 127.0.0.1:port, retrying until `limit` (the server may still be
   /// starting).
-  tcp_client(std::uint16_t port, std::chrono::seconds limit = 30s) {
+  console_client(std::uint16_t port, std::chrono::seconds limit = 30s) {
     auto deadline = steady::now() + limit;
     while (steady::now() < deadline) {
       fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -206,12 +208,28 @@ class tcp_client {
       std::this_thread::sleep_for(20ms);
     }
   }
-  ~tcp_client() {
+  /// Connects to the Unix socket at `path`, retrying until `limit`.
+  explicit console_client(const std::filesystem::path& path, std::chrono::seconds limit = 30s) {
+    auto deadline = steady::now() + limit;
+    while (steady::now() < deadline) {
+      fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      REQUIRE(path.native().size() < sizeof addr.sun_path);
+      std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+      if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+        return;
+      ::close(fd_);
+      fd_ = -1;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  ~console_client() {
     if (fd_ >= 0)
       ::close(fd_);
   }
-  tcp_client(const tcp_client&) = delete;
-  tcp_client& operator=(const tcp_client&) = delete;
+  console_client(const console_client&) = delete;
+  console_client& operator=(const console_client&) = delete;
 
   [[nodiscard]] bool connected() const { return fd_ >= 0; }
 
@@ -364,6 +382,7 @@ TEST_CASE("say and carp write lines to the worker's streams unless quiet" * doct
   CHECK(err.str() == "-INT-\n");
   CHECK(worker.system() == nullptr);
   CHECK(worker.console_port() == 0);
+  CHECK(worker.console_socket().empty());
   CHECK_FALSE(worker.service_tree().answered);
   CHECK_THROWS_AS(mode::Worker({nullptr}), std::invalid_argument);
 }
@@ -383,7 +402,8 @@ TEST_CASE("a Worker takes its services as a braced list; they become its childre
   auto deps = worker.on_init_dependencies();
   REQUIRE(deps.size() == 2);
   CHECK(deps[1] == b);
-  CHECK(worker.options().console_port == 50101);
+  CHECK_FALSE(worker.options().console_port.has_value());  // the Unix socket
+  CHECK(worker.options().console_socket.empty());
   CHECK(worker.options().blocking_timeout.count() == 10.0);
   CHECK(worker.options().daemon);
   CHECK(worker.options().redirect_stdouts);
@@ -462,7 +482,7 @@ TEST_CASE(
     doctest::timeout(60)) {
   mode::Console console{0, sample_tree};
   REQUIRE(console.port() != 0);
-  tcp_client a{console.port()};
+  console_client a{console.port()};
   REQUIRE(a.connected());
   CHECK(contains(a.read_until_prompt(), "Commands: help, tree"));
   a.send_line("tree");
@@ -472,7 +492,7 @@ TEST_CASE(
   a.send_line(std::string(10000, 'x'));
   CHECK(contains(a.read_until_prompt(), "error: line too long"));
   // A second client at the same time.
-  tcp_client b{console.port()};
+  console_client b{console.port()};
   REQUIRE(b.connected());
   b.read_until_prompt();
   b.send_line("graph");
@@ -488,7 +508,7 @@ TEST_CASE(
 TEST_CASE("console: a client that half-closes after its commands still gets every answer" *
           doctest::timeout(60)) {
   mode::Console console{0, sample_tree};
-  tcp_client a{console.port()};
+  console_client a{console.port()};
   REQUIRE(a.connected());
   a.send_line("tree");
   a.send_line("graph");
@@ -505,14 +525,14 @@ TEST_CASE("console: a client that floods and never reads is held back; others an
   mode::ConsoleLimits limits;
   limits.max_pending_output = 64 * 1024;
   auto console = std::make_unique<mode::Console>(0, sample_tree, limits);
-  tcp_client flooder{console->port()};
+  console_client flooder{console->port()};
   REQUIRE(flooder.connected());
   auto [sent, stalled] = flooder.flood();
   CHECK(stalled);  // the console stopped reading it once 64 KiB of answers waited
   // What it got in: the answers it allows plus the kernel's socket buffers, not the
   // 20 s of flooding that an unbounded queue took (hundreds of MB).
   CHECK(sent < 64u * 1024 * 1024);
-  tcp_client other{console->port()};
+  console_client other{console->port()};
   REQUIRE(other.connected());
   other.read_until_prompt(10s);
   other.send_line("tree");
@@ -524,16 +544,16 @@ TEST_CASE("console: a client that floods and never reads is held back; others an
 
 TEST_CASE("console: a 10 MB line and 200 connections" * doctest::timeout(120)) {
   mode::Console console{0, sample_tree};
-  tcp_client a{console.port()};
+  console_client a{console.port()};
   REQUIRE(a.connected());
   a.read_until_prompt();
   a.send_line(std::string(10 * 1024 * 1024, 'x'));
   CHECK(a.read_until_prompt() == "error: line too long (max 4096 bytes)\n");  // once
   a.send_line("tree");
   CHECK(contains(a.read_until_prompt(), "Alpha"));
-  std::vector<std::unique_ptr<tcp_client>> crowd;
+  std::vector<std::unique_ptr<console_client>> crowd;
   for (int i = 0; i < 199; ++i)
-    crowd.push_back(std::make_unique<tcp_client>(console.port()));
+    crowd.push_back(std::make_unique<console_client>(console.port()));
   int served = 1;  // a
   int refused = 0;
   for (auto& c : crowd) {
@@ -554,16 +574,16 @@ TEST_CASE("console: idle connections time out, so they cannot lock operators out
   limits.idle_timeout = 1s;
   limits.max_clients = 2;
   mode::Console console{0, sample_tree, limits};
-  tcp_client idle1{console.port()};
-  tcp_client idle2{console.port()};
+  console_client idle1{console.port()};
+  console_client idle2{console.port()};
   CHECK(contains(idle1.read_until_prompt(), "Commands:"));
   CHECK(contains(idle2.read_until_prompt(), "Commands:"));
-  tcp_client locked_out{console.port()};
+  console_client locked_out{console.port()};
   CHECK(contains(locked_out.read_to_end(), "error: too many connections"));
   CHECK(idle1.read_to_end() == "error: idle for 1 s, closing\n");
   CHECK(idle2.read_to_end() == "error: idle for 1 s, closing\n");
   CHECK(idle1.closed());
-  tcp_client operator_{console.port()};
+  console_client operator_{console.port()};
   CHECK(contains(operator_.read_until_prompt(), "Commands:"));
 }
 
@@ -582,6 +602,93 @@ TEST_CASE("a console port in use is an error naming the address" * doctest::time
   } catch (const std::system_error& e) {
     CHECK(contains(e.what(), "127.0.0.1:" + std::to_string(first.port())));
     CHECK(e.code() == std::errc::address_in_use);
+  }
+}
+
+namespace {
+
+/// A fresh directory for socket files, removed with what is in it.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mode-test-XXXXXX").native();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+unsigned mode_bits(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("console on a Unix socket: mode 0600, answers, removed at the end" *
+          doctest::timeout(60)) {
+  temp_dir dir;
+  auto path = dir.path / "console.sock";
+  {
+    ::umask(0);  // the socket must not take its mode from a permissive umask
+    mode::Console console{path, sample_tree};
+    ::umask(022);
+    CHECK(console.port() == 0);
+    CHECK(console.socket_path() == path);
+    CHECK(std::filesystem::is_socket(path));
+    CHECK(mode_bits(path) == 0600);
+    console_client client{path};
+    REQUIRE(client.connected());
+    CHECK(contains(client.read_until_prompt(), "mode-cpp console"));
+    client.send_line("tree");
+    CHECK(client.read_until_prompt() == mode::render_tree(sample_tree()));
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE(
+    "console on a Unix socket: a stale file is replaced; a live console, a plain file "
+    "and a long path are refused, by name" *
+    doctest::timeout(60)) {
+  temp_dir dir;
+  auto path = dir.path / "console.sock";
+  SUBCASE("a socket file nobody listens on (its process died) is replaced") {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    ::close(fd);  // the file stays, with no listener
+    mode::Console console{path, sample_tree};
+    console_client client{path};
+    CHECK(contains(client.read_until_prompt(), "mode-cpp console"));
+  }
+  SUBCASE("a socket a live console answers on") {
+    mode::Console first{path, sample_tree};
+    try {
+      mode::Console second{path, sample_tree};
+      FAIL("a second console on the same socket");
+    } catch (const std::system_error& e) {
+      CHECK(contains(e.what(), path.native()));
+      CHECK(e.code() == std::errc::address_in_use);
+    }
+    console_client client{path};  // the first still answers
+    CHECK(contains(client.read_until_prompt(), "mode-cpp console"));
+  }
+  SUBCASE("a file that is not a socket is left alone") {
+    std::ofstream{path} << "precious";
+    CHECK_THROWS_WITH_AS(mode::Console(path, sample_tree), doctest::Contains(path.c_str()),
+                         std::system_error);
+    std::ifstream in{path};
+    std::string text;
+    in >> text;
+    CHECK(text == "precious");
+  }
+  SUBCASE("a path longer than a socket address holds") {
+    auto long_path = dir.path / std::string(120, 'x');
+    CHECK_THROWS_WITH_AS(mode::Console(long_path, sample_tree),
+                         doctest::Contains("must be 1 to 107 bytes long"), std::invalid_argument);
   }
 }
 
@@ -679,7 +786,10 @@ TEST_CASE("bad command lines exit 64 with the error and the usage, and start not
       {{"clean", "--bogus"}, "unknown option '--bogus'"},
       {{"clean", "--loglevel=loud"}, "--loglevel: unknown log level 'loud'"},
       {{"clean", "--console-port=http"}, "bad value in '--console-port=http'"},
-      {{"clean", "--console-port=70000"}, "bad value in '--console-port=70000'"},
+      {{"clean", "--console-port=70000"},
+       "--console-port: must be a port number 0 to 65535 (or -1: off), got '70000'"},
+      {{"clean", "--console-socket=/tmp/" + std::string(120, 'x')},
+       "--console-socket: a socket path has at most 107 bytes"},
       {{"clean", "--blocking-timeout=0"}, "--blocking-timeout: must be a positive number"},
       {{"clean", "--loglevel"}, "option '--loglevel' needs a value"},
       {{"clean", "stray"}, "unexpected argument 'stray'"},
@@ -728,6 +838,26 @@ TEST_CASE("a non-daemon worker stops right after starting; out of memory exits 7
   }
 }
 
+TEST_CASE("--debug serves the console on a Unix socket by default; the file goes at exit" *
+          doctest::timeout(120)) {
+  temp_dir dir;
+  auto path = dir.path / "worker.sock";
+  child_process child{
+      {"sleeper", "--debug", "--loglevel=info", "--console-socket=" + path.native()}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  CHECK(child.wait_for("Console on unix:" + path.native() + " (nc -U " + path.native() + ")"));
+  CHECK(mode_bits(path) == 0600);
+  console_client client{path};
+  REQUIRE(client.connected());
+  client.read_until_prompt();
+  client.send_line("tree");
+  CHECK(client.read_until_prompt() ==
+        "FixtureWorker [running] restarts=0\n  Sleeper [running] restarts=0\n");
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
 TEST_CASE("--debug serves the console on loopback: tree over a real TCP connection" *
           doctest::timeout(120)) {
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -736,7 +866,7 @@ TEST_CASE("--debug serves the console on loopback: tree over a real TCP connecti
     REQUIRE(child.wait_for("FIXTURE ready"));
     if (contains(child.err(), "Cannot start the console"))
       continue;  // someone took the port
-    tcp_client client{port};
+    console_client client{port};
     REQUIRE(client.connected());
     client.read_until_prompt();
     client.send_line("tree");

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -67,6 +68,14 @@ struct service_binding;
 class service_actor;
 class monitoring_service;
 }  // namespace detail
+
+/// What `Service::add_async_context` takes: an object entered by `co_await aenter()` and
+/// exited by `co_await aexit()`, Python's __aenter__/__aexit__.
+template <class Ctx>
+concept AsyncContext = requires(Ctx& ctx) {
+  { ctx.aenter() } -> std::same_as<task<void>>;
+  { ctx.aexit() } -> std::same_as<task<void>>;
+};
 
 /// An asynchronous service that can be started, stopped and restarted. Subclass it,
 /// override the hooks you need, register background tasks in the constructor.
@@ -331,8 +340,10 @@ class Service : public std::enable_shared_from_this<Service> {
 
   /// Keeps `resource` until stop, then releases it (in reverse order of adding).
   /// mode's add_context, in RAII form: the constructor entered it, the destructor exits.
+  /// An object with aenter/aexit is refused at compile time, as mode raises TypeError:
+  /// its destructor would run without its aexit.
   template <class T>
-  T& add_context(std::unique_ptr<T> resource) {
+  requires(!AsyncContext<T>) T& add_context(std::unique_ptr<T> resource) {
     auto& ref = *resource;
     contexts_.push_back(context{std::shared_ptr<void>(std::move(resource)), {}});
     return ref;
@@ -341,7 +352,7 @@ class Service : public std::enable_shared_from_this<Service> {
   /// at stop (`co_await ctx->aexit()`), in reverse order with the other contexts. Ctx
   /// provides `task<void> aenter()` and `task<void> aexit()`, like Python's
   /// __aenter__/__aexit__. Returns the context, owned by the service until stop.
-  template <class Ctx>
+  template <AsyncContext Ctx>
   task<Ctx*> add_async_context(std::unique_ptr<Ctx> ctx) {
     co_await ctx->aenter();
     std::shared_ptr<Ctx> owned{std::move(ctx)};

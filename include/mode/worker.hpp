@@ -32,10 +32,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <iosfwd>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,9 +104,13 @@ struct WorkerOptions {
   /// Per-logger levels in SPDLOG_LEVEL syntax (see LoggingOptions::logging_config).
   /// mode's `logging_config`; default empty.
   std::string logging_config{};
-  /// TCP port of the debug console, on 127.0.0.1 only; 0 picks a free port. mode's
-  /// `console_port`; default 50101. `--console-port`.
-  std::uint16_t console_port = 50101;
+  /// The debug console's Unix socket, mode 0600, so that only this user may connect.
+  /// Port addition; default empty: default_console_socket(). `--console-socket`.
+  std::string console_socket{};
+  /// Serve the debug console on 127.0.0.1:`console_port` instead of the Unix socket; 0
+  /// picks a free port. mode's `console_port`; default none (mode: 50101, TCP), since
+  /// any local user can connect to a TCP port. `--console-port`.
+  std::optional<std::uint16_t> console_port{};
   /// The blocking detector's timeout. mode's `blocking_timeout`; default 10 s.
   /// `--blocking-timeout` (seconds).
   Seconds blocking_timeout{10.0};
@@ -120,8 +126,14 @@ struct WorkerOptions {
 };
 
 /// Checks option values: a known log level, a positive finite blocking_timeout and
-/// stop_timeout. Throws std::invalid_argument naming the option and quoting the value.
+/// stop_timeout, a console_socket that fits a socket address. Throws
+/// std::invalid_argument naming the option and quoting the value.
 void validate(const WorkerOptions& options);
+
+/// Where the console listens when WorkerOptions::console_socket is empty:
+/// `$XDG_RUNTIME_DIR/mode-console-<pid>.sock` (a directory only the user may enter), or
+/// `/tmp/mode-console-<pid>.sock` without XDG_RUNTIME_DIR.
+std::string default_console_socket();
 
 /// Command-line arguments as CAF 0.17 reads them: CAF 0.18+ spells its own options
 /// `--caf.scheduler.max-threads`; 0.17 spells them `--scheduler.max-threads`. The
@@ -224,8 +236,10 @@ class Worker : public Service {
   /// A snapshot of the service tree (see inspect()); from a thread that is not an
   /// actor, while execute_from_commandline() runs. Else an empty node.
   [[nodiscard]] ServiceNode service_tree(Seconds timeout = 1.0) const;
-  /// The TCP port the console listens on (0 if it is not running).
+  /// The TCP port the console listens on (0 if it is not running or on a Unix socket).
   [[nodiscard]] std::uint16_t console_port() const;
+  /// The Unix socket the console listens on (empty if it is not running or on TCP).
+  [[nodiscard]] std::string console_socket() const;
 
  private:
   struct runtime;
@@ -282,12 +296,12 @@ struct ConsoleLimits {
   std::size_t max_pending_output = 1 << 20;
 };
 
-/// mode's debug console (aiomonitor in mode): a text console on 127.0.0.1 that
-/// answers console_reply() commands, one line each, to several clients (`nc
-/// 127.0.0.1 50101`). It greets with a line naming the commands and prompts with
-/// "mode> " after every answer. A client that half-closes after its commands (`nc -N`)
-/// still gets every answer. Serves on a thread of its own, a bounded amount of work
-/// per client at a time, within `ConsoleLimits`; its destructor never waits on a
+/// mode's debug console (aiomonitor in mode): a text console on a Unix socket that
+/// only its user may open (`nc -U PATH`), or on 127.0.0.1 (`nc 127.0.0.1 PORT`), that
+/// answers console_reply() commands, one line each, to several clients. It greets with a line
+/// naming the commands and prompts with "mode> " after every answer. A client that half-closes
+/// after its commands (`nc -N`) still gets every answer. Serves on a thread of its own, a bounded
+/// amount of work per client at a time, within `ConsoleLimits`; its destructor never waits on a
 /// client.
 class Console {
  public:
@@ -299,17 +313,29 @@ class Console {
   /// use).
   /// Throws std::invalid_argument if a limit is zero.
   Console(std::uint16_t port, std::function<ServiceNode()> snapshot, ConsoleLimits limits = {});
+  /// Listens on a Unix socket at `socket_path`, mode 0600 (only this user may connect;
+  /// any local user can reach a TCP port), and starts serving. A socket file left by a
+  /// process that died is replaced; the file is removed when the console ends. Throws
+  /// std::invalid_argument for a path that does not fit a socket address (107 bytes),
+  /// std::system_error naming the path if another process answers there, if a file that
+  /// is not a socket is in the way, or if it cannot listen.
+  Console(std::filesystem::path socket_path, std::function<ServiceNode()> snapshot,
+          ConsoleLimits limits = {});
   /// Closes every connection and joins the thread.
   ~Console();
   Console(const Console&) = delete;
   Console& operator=(const Console&) = delete;
 
-  /// The port it listens on.
+  /// The TCP port it listens on (0 on a Unix socket).
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  /// The Unix socket it listens on (empty on TCP).
+  [[nodiscard]] const std::filesystem::path& socket_path() const noexcept { return socket_path_; }
 
  private:
   struct impl;
+  void start_serving(const std::string& where);
   std::uint16_t port_ = 0;
+  std::filesystem::path socket_path_;
   std::unique_ptr<impl> impl_;
 };
 
