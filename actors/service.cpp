@@ -507,7 +507,10 @@ task<void> run_member(std::shared_ptr<wait_group> group, std::size_t index, Wait
     else
       co_await what.take_task();
   } catch (const CancelledError&) {
-    throw;
+    auto* self = group->host->current();
+    if (self == nullptr || self->cancelled)
+      throw;  // the stop cancels this member: not an outcome of what it waited for
+    error = std::current_exception();  // thrown by the awaited code itself
   } catch (...) {
     error = std::current_exception();
   }

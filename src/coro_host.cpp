@@ -106,6 +106,8 @@ void coro_host::cancel_tasks(std::vector<std::uint64_t> ids) {
   std::sort(ids.rbegin(), ids.rend());
   for (auto id : ids) {
     auto* r = record(id);
+    if (r != nullptr)
+      r->cancelled = true;
     if (r != nullptr && r->begun && !r->finished && r->waiting != nullptr)
       resume_node(*r->waiting, wake_reason::cancelled);
   }
@@ -246,10 +248,11 @@ void coro_host::drain() {
       auto& record = *std::exchange(finished_, finished_->next_finished);
       auto id = record.id;
       bool is_future = record.is_future;
-      // Read in place, not rethrown: a cancelled task ending with the cancellation is
-      // a normal end.
+      // Read in place, not rethrown. A future ending with CancelledError ends normally,
+      // as mode's _execute_task has it; a lifecycle step is never cancelled, so one that
+      // ends with it was failed by its own code and reports that, as mode's start() does.
       auto error = std::move(record.root.promise().exception_);
-      if (error && exception_ptr_cast<CancelledError>(error) != nullptr)
+      if (error && is_future && exception_ptr_cast<CancelledError>(error) != nullptr)
         error = nullptr;
       record.root.destroy();
       tasks_.take(id);

@@ -1,8 +1,25 @@
 // Cases of mode's tests/unit/test_services.py that no concept's own test file covers,
-// each named after the mode test it comes from. (The rest of that module is ported in
+// each named after the mode test it comes from. The rest of that module is ported in
 // service_test.cpp, service_wait_test.cpp, service_timer_test.cpp, service_crontab_test.cpp,
-// diag_test.cpp and task_test.cpp, under the same "mode: unit/test_services.py::" names;
-// what is Python-only is listed in docs/porting-guide.md, "Not ported".)
+// service_scope_test.cpp (test_aenter), diag_test.cpp, task_test.cpp and
+// tests/compile_fail/add_*context*.cpp, under the same "mode: unit/test_services.py::"
+// names.
+//
+// Not ported, because they check Python or asyncio machinery with mocks rather than
+// behaviour (what they stand for is covered by the cases named above, or listed in
+// docs/porting-guide.md, "Not ported"):
+// - test_ServiceTask.test_call / test_repr, test_get_set_loop, test_init_subclass_logger,
+//   test__get_tasks__no_tasks: Python decorators, event loops and class-level loggers;
+// - test_add_dependency__no_beacon, test_remove_dependency__no_beacon,
+//   test_crash__recursive_loop(__no_root): mode's beacon graph (the tree here is the
+//   parent/children links);
+// - test__wait_stopped, test_wait_many, test_wait__no_args,
+//   test_wait_first__propagates_CancelledError, test__gather_futures__raises_cancel,
+//   test__maybe_wait_for_futures__{ValueError_left,ValueError_empty,CancelledError}:
+//   the asyncio.wait/shield/ensure_future calls inside wait and stop;
+// - test__execute_task__loop_is_closed, test__execute_task__CancelledError_stopped:
+//   asyncio's closed-loop RuntimeError and task cancellation (stop cancels tasks here);
+// - test_join_services(_raises): a helper outside mode's public API.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -126,8 +143,10 @@ class Ticking : public mode::Service {
 
 }  // namespace
 
-TEST_CASE("mode: unit/test_services.py::test_interface: a service with no hooks starts and stops" *
-          doctest::timeout(10)) {
+TEST_CASE(
+    "mode: unit/test_services.py::test_interface, test_state_stopped: a service with no hooks "
+    "starts and stops, and reads shutdown after" *
+    doctest::timeout(10)) {
   virtual_time_fixture fx;
   auto h = fx.spawn<Plain>();
   fx.start(h);

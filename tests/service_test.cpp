@@ -434,8 +434,9 @@ class Dynamic : public Recorded {
 }  // namespace
 
 TEST_CASE(
-    "mode: test_service.py::test_remove_dependency: runtime dependencies, handles awaited from a "
-    "service" *
+    "mode: test_service.py::test_remove_dependency, unit/test_services.py::"
+    "test_add_runtime_dependency__when_started, test_remove_dependency: runtime dependencies, "
+    "handles awaited from a service" *
     doctest::timeout(30)) {
   system_fixture fx;
   auto rec = std::make_shared<recorder>();

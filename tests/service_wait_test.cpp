@@ -239,6 +239,27 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "mode: unit/test_services.py::test_from_awaitable__raises_cancel: a CancelledError out of "
+    "the coroutine fails the start with it" *
+    doctest::timeout(30)) {
+  virtual_time_fixture fx;
+  auto ran = std::make_shared<int>(0);
+  auto svc = mode::from_awaitable(
+      [ran](mode::Service&) -> task<void> {
+        ++*ran;
+        throw mode::CancelledError{};
+        co_return;
+      },
+      "cancelling");
+  mode::ServiceHandle h{fx.sys, svc};
+  h.send_start();
+  fx.run();
+  CHECK(*ran == 1);
+  CHECK(svc->crashed());
+  CHECK(mode::describe_exception(svc->crash_reason()).starts_with("mode::CancelledError"));
+}
+
+TEST_CASE(
     "mode: unit/test_services.py::test_from_awaitable, test_from_awaitable__sleeping_is_cancelled: "
     "from_awaitable runs a coroutine as a service; stop cancels it" *
     doctest::timeout(30)) {

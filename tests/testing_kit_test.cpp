@@ -137,3 +137,26 @@ TEST_CASE("testing kit: a blocking handle call on virtual time is refused, not a
   CHECK(svc.service()->state() == mode::ServiceState::running);
   fx.stop(svc);
 }
+
+TEST_CASE(
+    "testing kit: a service a failed test left running is stopped with the fixture, not "
+    "hung on" *
+    doctest::timeout(30)) {
+  struct Left : mode::Service {
+    std::shared_ptr<bool> stopped = std::make_shared<bool>(false);
+    mode::task<void> on_stop() override {
+      *stopped = true;
+      co_return;
+    }
+  };
+  std::shared_ptr<bool> stopped;
+  {
+    mode::testing::virtual_time_fixture fx;
+    auto h = fx.spawn<Left>();
+    stopped = std::static_pointer_cast<Left>(h.service())->stopped;
+    fx.start(h);
+    CHECK_FALSE(*stopped);
+    // The test ends here without fx.stop(h), as one that failed a REQUIRE would.
+  }
+  CHECK(*stopped);
+}

@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,8 +43,28 @@ namespace mode::testing {
 class virtual_time_fixture {
  public:
   virtual_time_fixture() : sys(configure(cfg)), sched(coordinator(sys)) {}
-  /// Runs what is still pending, so that services stopped at the end finish cleanly.
-  ~virtual_time_fixture() { sched.run(); }
+  /// Runs what is still pending, so that services stopped at the end finish cleanly;
+  /// stops the services that start() or spawn() was given and that still run (a test
+  /// that failed half-way). An actor still running after that would hang the test in
+  /// ~actor_system: the fixture says which count and aborts instead.
+  ~virtual_time_fixture() {
+    sched.run();
+    for (auto& h : touched_) {
+      auto svc = h.service();
+      if (svc && svc->state() != ServiceState::shutdown && svc->state() != ServiceState::init) {
+        h.send_stop();
+        sched.run();
+      }
+    }
+    if (auto running = sys.registry().running(); running > 0) {
+      std::fprintf(stderr,
+                   "mode::testing::virtual_time_fixture: %zu actor(s) still running at the end "
+                   "of the test; stop every service it started (fx.stop(handle)). Aborting "
+                   "instead of waiting forever in ~actor_system.\n",
+                   running);
+      std::abort();
+    }
+  }
   virtual_time_fixture(const virtual_time_fixture&) = delete;
   virtual_time_fixture& operator=(const virtual_time_fixture&) = delete;
 
@@ -92,10 +114,13 @@ class virtual_time_fixture {
   /// Hosts a new `S{args...}` on this system (not started).
   template <class S, class... Args>
   ServiceHandle spawn(Args&&... args) {
-    return mode::spawn<S>(sys, std::forward<Args>(args)...);
+    auto h = mode::spawn<S>(sys, std::forward<Args>(args)...);
+    touched_.push_back(h);
+    return h;
   }
   /// Starts the service and runs until nothing is pending.
   void start(const ServiceHandle& h) {
+    touched_.push_back(h);
     h.send_start();
     run();
   }
@@ -119,6 +144,7 @@ class virtual_time_fixture {
     return dynamic_cast<caf::scheduler::test_coordinator&>(s.scheduler());
   }
   [[nodiscard]] caf::detail::test_actor_clock& clock() const { return sched.clock(); }
+  std::vector<ServiceHandle> touched_;  // stopped at the end if they still run
 };
 
 /// A real (threaded) actor system for one test, with 2 scheduler threads.

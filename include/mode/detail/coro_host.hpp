@@ -73,6 +73,9 @@ struct task_record {
   bool is_future = true;         ///< cancelled at stop (lifecycle steps are not)
   bool begun = false;
   bool finished = false;
+  /// Its host is cancelling it (stop): a CancelledError it ends with is that, not one
+  /// its own code threw.
+  bool cancelled = false;
   task_record* next_finished = nullptr;  ///< the host's list of records to reap
 };
 
