@@ -34,6 +34,7 @@ class worker_config : public caf::actor_system_config {
   explicit worker_config(const WorkerOptions& defaults)
       : log_level(defaults.log_level),
         log_file(defaults.log_file),
+        log_format(defaults.log_format),
         debug(defaults.debug),
         quiet(defaults.quiet),
         console_socket(defaults.console_socket),
@@ -46,6 +47,9 @@ class worker_config : public caf::actor_system_config {
                          "(default: {})",
                          defaults.log_level))
         .add(log_file, "logfile,f", "append the log to this file (default: stderr)")
+        .add(log_format, "log-format",
+             fmt::format("text (mode's format) or json (one object per line) (default: {})",
+                         defaults.log_format))
         .add(debug, "debug", "start the debug console and the blocking detector")
         .add(quiet, "quiet,q", "print nothing on stdout/stderr besides the log")
         .add(console_socket, "console-socket",
@@ -73,6 +77,7 @@ class worker_config : public caf::actor_system_config {
   void apply(WorkerOptions& opts) const {
     opts.log_level = log_level;
     opts.log_file = log_file;
+    opts.log_format = log_format;
     opts.debug = debug;
     opts.quiet = quiet;
     opts.console_socket = console_socket;
@@ -96,6 +101,7 @@ class worker_config : public caf::actor_system_config {
 
   std::string log_level;
   std::string log_file;
+  std::string log_format;
   bool debug;
   bool quiet;
   std::string console_socket;
@@ -304,6 +310,7 @@ task<void> Worker::on_first_start() {
       logging.log_file = options_.log_file;
       logging.log_handlers = options_.log_handlers;
       logging.logging_config = options_.logging_config;
+      logging.log_format = options_.log_format;
       level = setup_logging(logging);
     } catch (const std::exception& e) {
       // The log is what failed: say it where it is seen, then fail the start.

@@ -14,6 +14,8 @@ packages=(
   libhowardhinnant-date-dev  # date/tz.h for crontab time zones...
   tzdata                     # ...which reads the system's zoneinfo (USE_OS_TZDB)
   libbenchmark-dev           # benchmarks
+  nlohmann-json3-dev         # JSON log lines (--log-format json)
+  libsystemd-dev             # sd_notify: READY/STOPPING/WATCHDOG/STATUS under systemd
   netcat-openbsd             # nc, used by the console tests
   ca-certificates            # apt over https, should the sources use it
 )

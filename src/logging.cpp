@@ -1,5 +1,7 @@
 #include "mode/logging.hpp"
 
+#include "mode/json_log.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -290,6 +292,10 @@ int setup_logging(const LoggingOptions& options) {
   auto number = level_number(options.log_level);
   auto level = want_level(number);
   auto config = normalized_config(options.logging_config);
+  if (options.log_format != "text" && options.log_format != "json")
+    throw std::invalid_argument(
+        fmt::format("unknown log format '{}' (expected text or json)", options.log_format));
+  const bool json = options.log_format == "json";
   std::vector<spdlog::sink_ptr> sinks;
   if (!options.log_file.empty()) {
     std::shared_ptr<spdlog::sinks::basic_file_sink_mt> file;
@@ -299,8 +305,12 @@ int setup_logging(const LoggingOptions& options) {
       throw std::runtime_error(
           fmt::format("cannot open log file '{}': {}", options.log_file, e.what()));
     }
-    file->set_formatter(make_formatter(default_format));
+    file->set_formatter(json ? make_json_formatter() : make_formatter(default_format));
     sinks.push_back(std::move(file));
+  } else if (json) {
+    auto stream = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    stream->set_formatter(make_json_formatter());
+    sinks.push_back(std::move(stream));
   } else {
     auto stream =
         std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::automatic);

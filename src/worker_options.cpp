@@ -22,6 +22,9 @@ void validate(const WorkerOptions& options) {
                     "critical or a number)",
                     options.log_level));
   }
+  if (options.log_format != "text" && options.log_format != "json")
+    throw std::invalid_argument(fmt::format(
+        "--log-format: unknown log format '{}' (expected text or json)", options.log_format));
   auto positive = [](const Seconds& s) {
     return std::isfinite(s.count()) && s.count() > 0;
   };

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "mode/worker.hpp"
 
@@ -791,6 +792,7 @@ TEST_CASE("bad command lines exit 64 with the error and the usage, and start not
       {{"clean", "--console-socket=/tmp/" + std::string(120, 'x')},
        "--console-socket: a socket path has at most 107 bytes"},
       {{"clean", "--blocking-timeout=0"}, "--blocking-timeout: must be a positive number"},
+      {{"clean", "--log-format=yaml"}, "--log-format: unknown log format 'yaml'"},
       {{"clean", "--loglevel"}, "option '--loglevel' needs a value"},
       {{"clean", "stray"}, "unexpected argument 'stray'"},
   };
@@ -903,6 +905,32 @@ TEST_CASE("--debug runs the blocking detector: a service that blocks its thread 
   CHECK(child.wait_for("Blocking detected (timeout=0.3s): service Blocker blocked its thread"));
   child.signal(SIGTERM);
   CHECK(child.wait_exit() == 0);
+}
+
+TEST_CASE("--log-format json: every log line on stderr is a JSON object" * doctest::timeout(120)) {
+  child_process child{{"clean", "--log-format=json", "--loglevel=info"}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+  std::istringstream err{child.err()};
+  int records = 0;
+  bool saw_start = false;
+  for (std::string line; std::getline(err, line);) {
+    if (!line.starts_with("{"))
+      continue;  // say()/carp() and the fixture's own lines are not log records
+    CAPTURE(line);
+    auto record = nlohmann::json::parse(line);  // throws (and fails the case) if not JSON
+    ++records;
+    CHECK(record.contains("time"));
+    CHECK(record.contains("pid"));
+    if (record.value("service", "") == "FixtureWorker" && record["message"] == "Starting...") {
+      saw_start = true;
+      CHECK(record["level"] == "INFO");
+      CHECK(record["logger"] == "mode.services");
+    }
+  }
+  CHECK(records >= 2);
+  CHECK(saw_start);
 }
 
 TEST_CASE("--logfile sends the log to the file" * doctest::timeout(120)) {

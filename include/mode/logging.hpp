@@ -129,6 +129,12 @@ struct LoggingOptions {
   /// "info,mode.redirect=debug", applied after `log_level`. Levels as
   /// want_level(std::string_view) accepts. Default empty (nothing to apply).
   std::string logging_config{};
+
+  /// How the log file (or stderr) gets its records: "text" (the default: mode's
+  /// default_format, coloured on a terminal) or "json" (one JSON object per line,
+  /// mode/json_log.hpp, never coloured). Port addition. `log_handlers` keep their own
+  /// formats.
+  std::string log_format = "text";
 };
 
 /// mode's `setup_logging`: points the root sink at the log file (or at

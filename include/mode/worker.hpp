@@ -84,6 +84,10 @@ struct WorkerOptions {
   std::string log_level = "WARNING";
   /// Log file; empty: stderr. mode's `logfile`; default empty. `--logfile`.
   std::string log_file{};
+  /// "text" (mode's format) or "json" (one object per line: time, level, logger,
+  /// service, message, pid; mode/json_log.hpp). Port addition; default "text".
+  /// `--log-format`.
+  std::string log_format = "text";
   /// Extra spdlog sinks for every record. mode's `loghandlers`; default none.
   std::vector<spdlog::sink_ptr> log_handlers{};
   /// Route std::cout/std::cerr writes into the log (StdoutRedirect) from the first
@@ -125,8 +129,8 @@ struct WorkerOptions {
   Seconds stop_timeout{65.0};
 };
 
-/// Checks option values: a known log level, a positive finite blocking_timeout and
-/// stop_timeout, a console_socket that fits a socket address. Throws
+/// Checks option values: a known log level and log format, a positive finite
+/// blocking_timeout and stop_timeout, a console_socket that fits a socket address. Throws
 /// std::invalid_argument naming the option and quoting the value.
 void validate(const WorkerOptions& options);
 
