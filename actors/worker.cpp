@@ -19,6 +19,7 @@
 #include "mode/blocking_detector.hpp"
 #include "mode/flight_recorder.hpp"
 #include "mode/service_handle.hpp"
+#include "mode/systemd_notify.hpp"
 #include "service_actor.hpp"
 
 namespace mode {
@@ -177,6 +178,17 @@ struct Worker::runtime {
 
   ThreadTimerScheduler timers;  // the stop deadline fires on its thread
 
+  SystemdNotifier systemd;     // READY/STOPPING/STATUS under systemd (NOTIFY_SOCKET)
+  bool told_stopping = false;  // guarded by mtx
+  std::unique_ptr<SystemdWatchdog> watchdog;
+
+  void tell_stopping_locked(std::string_view why) {
+    if (told_stopping)
+      return;
+    told_stopping = true;
+    systemd.stopping(why);
+  }
+
   /// Everyone who exits early goes through here: flush what was logged, then leave
   /// without running destructors (~actor_system would wait for stuck actors forever).
   [[noreturn]] void force_exit(const std::string& why) {
@@ -209,6 +221,7 @@ struct Worker::runtime {
     stop_requested = true;
     arm_deadline_locked();
     log->info("{}: stopping", why);
+    tell_stopping_locked(why);
     if (handle)
       handle.send_stop();
   }
@@ -219,6 +232,7 @@ struct Worker::runtime {
     std::lock_guard<std::mutex> guard{mtx};
     shutdown_started = true;
     arm_deadline_locked();
+    tell_stopping_locked("Stopping");
   }
 
   ServiceNode snapshot(Seconds timeout = 1.0) {
@@ -566,6 +580,17 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
     if (!stop_was_requested()) {
       // No deadline on the start (services may take long); a signal stops it.
       handle.start(std::chrono::hours{24 * 365});
+      rt.systemd.ready(fmt::format("Running ({} service{})", services_.size(),
+                                   services_.size() == 1 ? "" : "s"));
+      // Pings only while the worker's actor answers within half the watchdog timeout.
+      rt.watchdog = std::make_unique<SystemdWatchdog>(rt.systemd, [handle](auto bound) {
+        try {
+          (void)handle.state(Seconds{std::chrono::duration<double>(bound).count()});
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      });
       if (options_.daemon && !stop_was_requested())
         handle.wait_until_stopped();
     }
@@ -610,6 +635,7 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
   }
   if (oom)
     status = exit_status::oserr;
+  rt.watchdog.reset();
   stop_debug_tools();
   {
     std::lock_guard<std::mutex> guard{runtime_mtx_};

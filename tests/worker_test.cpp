@@ -61,7 +61,9 @@ ServiceNode sample_tree() {
 
 class child_process {
  public:
-  explicit child_process(std::vector<std::string> args) {
+  /// Runs the fixture with `args`; `env` entries (`NAME=value`) are added to this
+  /// process's environment for it.
+  explicit child_process(std::vector<std::string> args, std::vector<std::string> env = {}) {
     int out[2];
     int err[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
@@ -87,7 +89,13 @@ class child_process {
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, MODE_WORKER_FIXTURE, &actions, &attr, argv.data(), environ);
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e)
+      envp.push_back(*e);
+    for (auto& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int rc = ::posix_spawn(&pid_, MODE_WORKER_FIXTURE, &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(out[1]);
@@ -931,6 +939,42 @@ TEST_CASE("--log-format json: every log line on stderr is a JSON object" * docte
   }
   CHECK(records >= 2);
   CHECK(saw_start);
+}
+
+TEST_CASE(
+    "under systemd (NOTIFY_SOCKET): READY once started, watchdog pings, STOPPING at a "
+    "signal" *
+    doctest::timeout(120)) {
+  temp_dir dir;
+  auto path = dir.path / "notify.sock";
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } close_fd{fd};
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  auto next = [fd](std::chrono::milliseconds limit = 30s) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0)
+      return std::string{};
+    char buf[4096];
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
+  };
+  child_process child{{"sleeper"}, {"NOTIFY_SOCKET=" + path.native(), "WATCHDOG_USEC=400000"}};
+  CHECK(next() == "READY=1\nSTATUS=Running (1 service)");
+  CHECK(next() == "WATCHDOG=1");
+  CHECK(next() == "WATCHDOG=1");
+  child.signal(SIGTERM);
+  std::string stopping;
+  for (int i = 0; i < 50 && !stopping.starts_with("STOPPING=1"); ++i)
+    stopping = next();  // watchdog pings may come first
+  CHECK(stopping == "STOPPING=1\nSTATUS=Signal received: SIGTERM (15)");
+  CHECK(child.wait_exit() == 0);
 }
 
 TEST_CASE("--logfile sends the log to the file" * doctest::timeout(120)) {
