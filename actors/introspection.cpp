@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "mode/detail/monitoring_service.hpp"
 #include "mode/service_handle.hpp"
 
 namespace mode::detail {
@@ -28,6 +29,7 @@ service_snapshot introspect(service_actor& self) {
   auto& svc = self.service();
   service_snapshot snap;
   snap.label = svc.label();
+  snap.shortlabel = svc.shortlabel();
   snap.state = static_cast<std::int32_t>(svc.state());
   snap.restart_count = svc.restart_count();
   snap.flags = svc.diag.flags();
@@ -42,6 +44,24 @@ service_snapshot introspect(service_actor& self) {
     bool exited = snap.child_actors.back() && !child.binding()->get();
     snap.child_states.push_back(exited ? static_cast<std::int32_t>(child.state()) : -1);
     snap.child_restart_counts.push_back(exited ? child.restart_count() : 0);
+  }
+  snap.uptime_s = std::chrono::duration<double>(svc.uptime()).count();
+  snap.plain_children = static_cast<std::uint32_t>(snap.child_actors.size());
+  if (const auto* sup = dynamic_cast<const monitoring_service*>(&svc)) {
+    auto info = sup->supervision();
+    for (auto& held : info.held) {
+      snap.child_types.push_back(type_label(*held.service));
+      // Without an actor nothing else touches the held object: the supervisor may read it.
+      bool idle = !held.actor;
+      snap.child_states.push_back(idle ? static_cast<std::int32_t>(held.service->state()) : -1);
+      snap.child_restart_counts.push_back(idle ? held.service->restart_count() : 0);
+      snap.child_actors.push_back(std::move(held.actor));
+      snap.held_crashes.push_back(held.crashes);
+      snap.held_last_crash.push_back(std::move(held.last_crash));
+    }
+    snap.restarts_in_window = info.restarts_in_window;
+    snap.max_restarts = info.max_restarts;
+    snap.window_s = info.window_s;
   }
   return snap;
 }
@@ -86,25 +106,40 @@ ServiceNode gather(caf::scoped_actor& self, const caf::actor& who, std::string f
   }
   node.answered = true;
   node.label = std::move(snap.label);
+  node.shortlabel = std::move(snap.shortlabel);
   node.state = std::string{to_string(static_cast<ServiceState>(snap.state))};
   node.restart_count = snap.restart_count;
   node.flags = std::move(snap.flags);
   node.tracebacks = std::move(snap.tracebacks);
+  node.uptime_s = snap.uptime_s;
+  if (snap.max_restarts >= 0) {
+    node.supervisor = true;
+    node.restarts_in_window = snap.restarts_in_window;
+    node.max_restarts = snap.max_restarts;
+    node.window_s = snap.window_s;
+  }
   // A tree deeper than this is a cycle, not a program.
   if (depth > 1000)
     return node;
   for (std::size_t i = 0; i < snap.child_actors.size(); ++i) {
+    ServiceNode child;
     if (i < snap.child_states.size() && snap.child_states[i] >= 0) {
-      ServiceNode child;
       child.label = std::move(snap.child_types[i]);
       child.state = std::string{to_string(static_cast<ServiceState>(snap.child_states[i]))};
       child.restart_count = snap.child_restart_counts[i];
       child.note = "its actor has exited";
-      node.children.push_back(std::move(child));
-      continue;
+    } else {
+      child =
+          gather(self, snap.child_actors[i], std::move(snap.child_types[i]), timeout, depth + 1);
     }
-    node.children.push_back(
-        gather(self, snap.child_actors[i], std::move(snap.child_types[i]), timeout, depth + 1));
+    if (i >= snap.plain_children) {
+      auto h = i - snap.plain_children;
+      child.held = true;
+      child.crashes = h < snap.held_crashes.size() ? snap.held_crashes[h] : 0;
+      if (h < snap.held_last_crash.size())
+        child.last_crash = std::move(snap.held_last_crash[h]);
+    }
+    node.children.push_back(std::move(child));
   }
   return node;
 }

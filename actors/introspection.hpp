@@ -26,6 +26,7 @@ using introspect_atom = caf::atom_constant<caf::atom("m_intro")>;
 /// asker can walk down the tree.
 struct service_snapshot {
   std::string label;
+  std::string shortlabel;
   std::int32_t state = 0;  ///< a ServiceState
   std::int32_t restart_count = 0;
   std::vector<std::string> flags;
@@ -40,13 +41,25 @@ struct service_snapshot {
   std::vector<std::int32_t> child_states;
   /// Each child's restart_count, where child_states has a state.
   std::vector<std::int32_t> child_restart_counts;
+  /// Seconds since the service last started, while it runs; else 0.
+  double uptime_s = 0;
+  /// A supervisor's held services come after the children in the child_* lists: how
+  /// many children come first, then each held one's crash count and last crash.
+  std::uint32_t plain_children = 0;
+  std::vector<std::uint64_t> held_crashes;
+  std::vector<std::string> held_last_crash;
+  /// A supervisor's restart window (max_restarts < 0: not a supervisor).
+  std::uint64_t restarts_in_window = 0;
+  double max_restarts = -1;
+  double window_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_snapshot& x) {
-  return f(caf::meta::type_name("mode_service_snapshot"), x.label, x.state, x.restart_count,
-           x.flags, x.tracebacks, x.child_types, x.child_actors, x.child_states,
-           x.child_restart_counts);
+  return f(caf::meta::type_name("mode_service_snapshot"), x.label, x.shortlabel, x.state,
+           x.restart_count, x.flags, x.tracebacks, x.child_types, x.child_actors, x.child_states,
+           x.child_restart_counts, x.uptime_s, x.plain_children, x.held_crashes, x.held_last_crash,
+           x.restarts_in_window, x.max_restarts, x.window_s);
 }
 
 /// Answers introspect_atom: the snapshot of `self`'s service. Runs on `self`.

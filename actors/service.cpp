@@ -51,6 +51,7 @@ task<void> Service::start() {
   if (started_)
     throw std::logic_error(label() + " already started");
   started_ = true;
+  started_at_ = self.clock().now();
   self.keep_alive(true);
   detail::signal_service_running(self, true);
   std::exception_ptr error;
@@ -349,6 +350,12 @@ Service::clock::time_point Service::now() const {
   if (auto* self = binding_->self)
     return self->clock().now();
   return clock::now();
+}
+
+Service::clock::duration Service::uptime() const {
+  if (state() != ServiceState::running)
+    return clock::duration::zero();
+  return now() - started_at_;
 }
 
 IterTimer Service::itertimer(Seconds interval, TimerSpec spec) {

@@ -36,6 +36,8 @@ struct slot {
   caf::actor_addr monitored_by;
   /// Why the last actor went down (the crash chain).
   caf::error reason;
+  /// Times its actor went down with an error (for metrics).
+  std::uint64_t crashes = 0;
   /// The supervisor started it and did not stop it since.
   bool wanted = false;
   /// Its actor went down while wanted: a restart is due.
@@ -248,7 +250,7 @@ void SupervisorStrategy::add(std::shared_ptr<Service> service) {
   }
   auto shared = std::make_shared<detail::held_slot>(service);
   state_->slots.push_back(
-      slot{std::move(service), {}, {}, {}, {}, false, false, false, std::move(shared)});
+      slot{std::move(service), {}, {}, {}, {}, 0, false, false, false, std::move(shared)});
   state_->held.store(state_->slots.size(), std::memory_order_relaxed);
   state_->publish();
   if (started() && !should_stop())
@@ -320,7 +322,7 @@ void SupervisorStrategy::insert(std::size_t index, std::shared_ptr<Service> serv
   // The slot stays (a handle on it follows it to the new service).
   auto shared = std::move(s.shared);
   shared->replace(service);
-  s = slot{std::move(service), {}, {}, {}, {}, false, false, false, std::move(shared)};
+  s = slot{std::move(service), {}, {}, {}, {}, 0, false, false, false, std::move(shared)};
   if (started() && !should_stop())
     wakeup();
 }
@@ -467,8 +469,27 @@ void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
     return;
   }
   s.crashed = true;
+  ++s.crashes;
   // React now, inside this handler: the restart costs no extra message.
   wake_loop(true);
+}
+
+detail::supervision_info SupervisorStrategy::supervision() const {
+  detail::supervision_info info;
+  const auto& st = *state_;
+  for (const auto& s : st.slots) {
+    detail::held_service_info held;
+    held.service = s.service;
+    held.actor = s.actor;
+    held.crashes = s.crashes;
+    if (s.crashes > 0 && s.reason)
+      held.last_crash = detail::error_text(s.reason);
+    info.held.push_back(std::move(held));
+  }
+  info.max_restarts = st.limiter.max_restarts();
+  info.window_s = st.limiter.over().count();
+  info.restarts_in_window = st.limiter.restarts_in_window(now());
+  return info;
 }
 
 // -- the loop --------------------------------------------------------------------------------

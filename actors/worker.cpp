@@ -20,6 +20,7 @@
 #include "mode/flight_recorder.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/systemd_notify.hpp"
+#include "mode/web_server.hpp"
 #include "service_actor.hpp"
 
 namespace mode {
@@ -40,6 +41,8 @@ class worker_config : public caf::actor_system_config {
         quiet(defaults.quiet),
         console_socket(defaults.console_socket),
         console_port(defaults.console_port ? int{*defaults.console_port} : -1),
+        web_port(defaults.web_port ? int{*defaults.web_port} : -1),
+        web_host(defaults.web_host),
         blocking_timeout(defaults.blocking_timeout.count()),
         stop_timeout(defaults.stop_timeout.count()) {
     opt_group{custom_options_, "global"}
@@ -60,6 +63,12 @@ class worker_config : public caf::actor_system_config {
              fmt::format("serve the debug console on 127.0.0.1:PORT instead, 0 for any free "
                          "port, -1 for the Unix socket (default: {})",
                          console_port))
+        .add(web_port, "web-port",
+             fmt::format("serve the status page, /metrics and /healthz over HTTP on this port, "
+                         "0 for any free port, -1 for none (default: {})",
+                         web_port))
+        .add(web_host, "web-host",
+             fmt::format("the address the web server listens on (default: {})", defaults.web_host))
         .add(blocking_timeout, "blocking-timeout",
              fmt::format("seconds a handler may block its thread before the blocking detector "
                          "reports it (default: {})",
@@ -88,6 +97,13 @@ class worker_config : public caf::actor_system_config {
     opts.console_port.reset();
     if (console_port >= 0)
       opts.console_port = static_cast<std::uint16_t>(console_port);
+    if (web_port < -1 || web_port > 65535)
+      throw std::invalid_argument(fmt::format(
+          "--web-port: must be a port number 0 to 65535 (or -1: off), got '{}'", web_port));
+    opts.web_port.reset();
+    if (web_port >= 0)
+      opts.web_port = static_cast<std::uint16_t>(web_port);
+    opts.web_host = web_host;
     auto seconds = [](double value, const char* name) {
       try {
         return Seconds{value};
@@ -107,6 +123,8 @@ class worker_config : public caf::actor_system_config {
   bool quiet;
   std::string console_socket;
   std::int64_t console_port;
+  std::int64_t web_port;
+  std::string web_host;
   double blocking_timeout;
   double stop_timeout;
 };
@@ -221,6 +239,7 @@ struct Worker::runtime {
     stop_requested = true;
     arm_deadline_locked();
     log->info("{}: stopping", why);
+    worker.phase_ = 2;
     tell_stopping_locked(why);
     if (handle)
       handle.send_stop();
@@ -232,6 +251,7 @@ struct Worker::runtime {
     std::lock_guard<std::mutex> guard{mtx};
     shutdown_started = true;
     arm_deadline_locked();
+    worker.phase_ = 2;
     tell_stopping_locked("Stopping");
   }
 
@@ -337,6 +357,8 @@ task<void> Worker::on_first_start() {
     add_context(std::make_unique<StdoutRedirect>(get_logger("mode.redirect"),
                                                  options_.redirect_stdouts_level));
   co_await on_execute();
+  if (options_.web_port)
+    start_web();
   if (options_.debug) {
     start_debug_tools();
     bool standalone = false;
@@ -400,17 +422,77 @@ void Worker::start_debug_tools() {
   }
 }
 
+void Worker::start_web() {
+  auto* self = detail::running_actor();
+  if (self == nullptr)
+    return;
+  auto* sys = &self->home_system();
+  auto addr = self->address();
+  auto label = detail::type_label(*this);
+  auto snapshot = [sys, addr, label] {
+    // A weak address: the web server must not keep the worker's actor alive.
+    auto root = caf::actor_cast<caf::actor>(addr);
+    if (!root) {
+      ServiceNode gone;
+      gone.label = label;
+      gone.note = "its actor exited";
+      return gone;
+    }
+    return detail::inspect_actor(*sys, root, label, 1.0);
+  };
+  auto process = [sys] {
+    auto stats = process_stats();
+    stats.running_actors = sys->registry().running();
+    stats.scheduler_threads = sys->scheduler().num_workers();
+    return stats;
+  };
+  std::lock_guard<std::mutex> guard{tools_mtx_};
+  if (web_)
+    return;
+  try {
+    web_ = std::make_unique<WebServer>(options_.web_host, *options_.web_port, std::move(snapshot),
+                                       std::move(process),
+                                       [this](const ServiceNode& root) { return unhealthy(root); });
+    log().info("Web on {} (status page; /metrics, /api/tree, /healthz)", web_->url());
+  } catch (const std::system_error& e) {
+    log().warn("Cannot start the web server: {} ({}); running without it", e.what(),
+               e.code().message());
+  }
+}
+
+std::string Worker::unhealthy(const ServiceNode& root) const {
+  switch (phase_.load()) {
+    case 0:
+      return "starting";
+    case 2:
+      return "stopping";
+    default:
+      break;
+  }
+  if (!root.answered)
+    return "no answer";
+  return root.state == "running" ? std::string{} : root.state;
+}
+
+std::uint16_t Worker::web_port() const {
+  std::lock_guard<std::mutex> guard{tools_mtx_};
+  return web_ ? web_->port() : 0;
+}
+
 void Worker::stop_debug_tools() {
   std::unique_ptr<Console> console;
   std::unique_ptr<BlockingDetector> detector;
+  std::unique_ptr<WebServer> web;
   {
     std::lock_guard<std::mutex> guard{tools_mtx_};
     console = std::move(console_);
     detector = std::move(detector_);
+    web = std::move(web_);
   }
-  // Joined outside the lock: the console thread may be asking for a snapshot.
+  // Joined outside the lock: their threads may be asking for a snapshot.
   console.reset();
   detector.reset();
+  web.reset();
 }
 
 std::uint16_t Worker::console_port() const {
@@ -580,6 +662,8 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
     if (!stop_was_requested()) {
       // No deadline on the start (services may take long); a signal stops it.
       handle.start(std::chrono::hours{24 * 365});
+      if (!stop_was_requested())
+        phase_ = 1;
       rt.systemd.ready(fmt::format("Running ({} service{})", services_.size(),
                                    services_.size() == 1 ? "" : "s"));
       // Pings only while the worker's actor answers within half the watchdog timeout.

@@ -16,6 +16,8 @@ packages=(
   libbenchmark-dev           # benchmarks
   nlohmann-json3-dev         # JSON log lines (--log-format json)
   libsystemd-dev             # sd_notify: READY/STOPPING/WATCHDOG/STATUS under systemd
+  libcpp-httplib-dev         # the Worker's HTTP endpoint: metrics, health, status page
+  chromium                   # headless, for the status page's test
   netcat-openbsd             # nc, used by the console tests
   ca-certificates            # apt over https, should the sources use it
 )

@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "mode/metrics.hpp"
 #include "mode/worker.hpp"
 
 namespace mode {
@@ -36,6 +37,7 @@ constexpr std::string_view help_text =
     "  tree   the services: state, restart count, diag flags\n"
     "  tasks  every service's pending tasks and where they wait (file:line)\n"
     "  graph  the service tree as Graphviz DOT\n"
+    "  stats  metrics in Prometheus' text format (as /metrics serves them)\n"
     "  quit   close this connection (also: exit)\n";
 
 std::string_view trim(std::string_view s) {
@@ -59,13 +61,15 @@ ConsoleReply console_reply(std::string_view line, const std::function<ServiceNod
     return {std::string{help_text}, false};
   if (cmd == "quit" || cmd == "exit")
     return {"bye\n", true};
-  if (cmd == "tree" || cmd == "tasks" || cmd == "graph") {
+  if (cmd == "tree" || cmd == "tasks" || cmd == "graph" || cmd == "stats") {
     try {
       auto root = snapshot();
       if (cmd == "tree")
         return {render_tree(root), false};
       if (cmd == "tasks")
         return {render_tasks(root), false};
+      if (cmd == "stats")
+        return {render_metrics(root, process_stats()), false};
       return {to_dot(root), false};
     } catch (const std::exception& e) {
       return {fmt::format("error: {} failed: {}\n", cmd, e.what()), false};
@@ -83,7 +87,7 @@ ConsoleReply console_reply(std::string_view line, const std::function<ServiceNod
 namespace {
 
 constexpr std::string_view greeting =
-    "mode-cpp console. Commands: help, tree, tasks, graph, quit.\n";
+    "mode-cpp console. Commands: help, tree, tasks, graph, stats, quit.\n";
 
 /// Per client and round of poll: what one client may cost before the others (and a
 /// stop) get their turn.

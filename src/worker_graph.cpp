@@ -1,5 +1,8 @@
-// Renderings of a service-tree snapshot: DOT (mode's beacon graph), text tree, tasks.
+// Renderings of a service-tree snapshot: DOT (mode's beacon graph), JSON, text tree, tasks.
+#include <cmath>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "mode/graph.hpp"
 
@@ -50,6 +53,40 @@ void dot_nodes(const ServiceNode& node, std::size_t& next_id, std::string& out) 
   }
 }
 
+nlohmann::ordered_json json_of(const ServiceNode& node, int depth) {
+  nlohmann::ordered_json out;
+  out["label"] = node.label;
+  out["shortlabel"] = node.shortlabel.empty() ? node.label : node.shortlabel;
+  out["state"] = node.state;
+  out["restarts"] = node.restart_count;
+  out["answered"] = node.answered;
+  out["note"] = node.note;
+  out["uptime_s"] = node.uptime_s;
+  out["flags"] = node.flags;
+  out["held"] = node.held;
+  if (node.held) {
+    out["crashes"] = node.crashes;
+    out["last_crash"] = node.last_crash;
+  }
+  if (node.supervisor) {
+    nlohmann::ordered_json sup;
+    sup["restarts_in_window"] = node.restarts_in_window;
+    sup["max_restarts"] = std::isfinite(node.max_restarts)
+                              ? nlohmann::ordered_json(node.max_restarts)
+                              : nlohmann::ordered_json(nullptr);
+    sup["window_s"] = node.window_s;
+    out["supervisor"] = std::move(sup);
+  } else {
+    out["supervisor"] = nullptr;
+  }
+  auto children = nlohmann::ordered_json::array();
+  if (depth < 1000)  // deeper is a cycle, not a program
+    for (auto& child : node.children)
+      children.push_back(json_of(child, depth + 1));
+  out["children"] = std::move(children);
+  return out;
+}
+
 void tree_lines(const ServiceNode& node, int depth, std::string& out) {
   out.append(static_cast<std::size_t>(depth) * 2, ' ');
   out += node.label;
@@ -57,9 +94,14 @@ void tree_lines(const ServiceNode& node, int depth, std::string& out) {
     out += fmt::format(" [{}] restarts={}", node.state, node.restart_count);
     if (!node.flags.empty())
       out += fmt::format(" flags={}", fmt::join(node.flags, ","));
+  } else if (node.state != "unknown") {
+    // Its actor is gone; its parent read the state it ended in.
+    out += fmt::format(" [{}] restarts={} ({})", node.state, node.restart_count, node.note);
   } else {
     out += fmt::format(" [unknown] ({})", node.note.empty() ? "no answer" : node.note);
   }
+  if (node.held)
+    out += fmt::format(" held crashes={}", node.crashes);
   out += '\n';
   for (auto& child : node.children)
     tree_lines(child, depth + 1, out);
@@ -98,6 +140,10 @@ std::string to_dot(const ServiceNode& root) {
   dot_nodes(root, next_id, out);
   out += "}\n";
   return out;
+}
+
+std::string to_json(const ServiceNode& root) {
+  return json_of(root, 0).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string render_tree(const ServiceNode& root) {

@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include <httplib.h>
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
@@ -458,21 +459,25 @@ TEST_CASE("a Worker runs on the program's own actor system, next to plain actors
 
 // -- the console ----------------------------------------------------------------------------------
 
-TEST_CASE("console_reply answers help, tree, tasks, graph and quit; errors name the command" *
-          doctest::timeout(10)) {
+TEST_CASE(
+    "console_reply answers help, tree, tasks, graph, stats and quit; errors name the command" *
+    doctest::timeout(10)) {
   int snapshots = 0;
   auto snapshot = [&] {
     ++snapshots;
     return sample_tree();
   };
   auto help = mode::console_reply("help", snapshot);
-  for (auto* cmd : {"tree", "tasks", "graph", "quit"})
+  for (auto* cmd : {"tree", "tasks", "graph", "stats", "quit"})
     CHECK(contains(help.text, cmd));
   CHECK(snapshots == 0);
   CHECK(mode::console_reply("  TREE \r", snapshot).text == mode::render_tree(sample_tree()));
   CHECK(mode::console_reply("graph", snapshot).text == mode::to_dot(sample_tree()));
   CHECK(mode::console_reply("tasks", snapshot).text == "No pending tasks.\n");
-  CHECK(snapshots == 3);
+  auto stats = mode::console_reply("stats", snapshot).text;
+  CHECK(contains(stats, "# TYPE mode_service_up gauge"));
+  CHECK(contains(stats, "mode_process_resident_memory_bytes "));
+  CHECK(snapshots == 4);
   auto bad = mode::console_reply("reboot now", snapshot);
   CHECK(bad.text == "error: unknown command 'reboot now' (try 'help')\n");
   CHECK_FALSE(bad.close);
@@ -801,6 +806,8 @@ TEST_CASE("bad command lines exit 64 with the error and the usage, and start not
        "--console-socket: a socket path has at most 107 bytes"},
       {{"clean", "--blocking-timeout=0"}, "--blocking-timeout: must be a positive number"},
       {{"clean", "--log-format=yaml"}, "--log-format: unknown log format 'yaml'"},
+      {{"clean", "--web-port=65536"},
+       "--web-port: must be a port number 0 to 65535 (or -1: off), got '65536'"},
       {{"clean", "--loglevel"}, "option '--loglevel' needs a value"},
       {{"clean", "stray"}, "unexpected argument 'stray'"},
   };
@@ -974,6 +981,90 @@ TEST_CASE(
   for (int i = 0; i < 50 && !stopping.starts_with("STOPPING=1"); ++i)
     stopping = next();  // watchdog pings may come first
   CHECK(stopping == "STOPPING=1\nSTATUS=Signal received: SIGTERM (15)");
+  CHECK(child.wait_exit() == 0);
+}
+
+namespace {
+
+/// The port of the worker's "Web on http://127.0.0.1:PORT/" log line, 0 if none.
+std::uint16_t web_port_of(const std::string& err) {
+  constexpr std::string_view prefix = "Web on http://127.0.0.1:";
+  auto pos = err.find(prefix);
+  if (pos == std::string::npos)
+    return 0;
+  return static_cast<std::uint16_t>(std::stoi(err.substr(pos + prefix.size())));
+}
+
+/// GET `path` until it answers `status` (the worker may still be starting), within 30 s.
+httplib::Result get_until(httplib::Client& client, const std::string& path, int status) {
+  auto deadline = steady::now() + 30s;
+  for (;;) {
+    auto res = client.Get(path);
+    if ((res && res->status == status) || steady::now() > deadline)
+      return res;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("--web-port: /healthz, /metrics and the tree of a running worker; 127.0.0.1 only" *
+          doctest::timeout(120)) {
+  child_process child{{"sleeper", "--web-port=0", "--loglevel=info"}};
+  REQUIRE(child.wait_for("Web on http://127.0.0.1:"));
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  auto port = web_port_of(child.err());
+  REQUIRE(port != 0);
+  httplib::Client client{"127.0.0.1", port};
+  client.set_read_timeout(10, 0);
+  auto health = get_until(client, "/healthz", 200);
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto metrics = client.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("mode_service_up{service=\"Sleeper\",path=\"0.0\"} 1") !=
+        std::string::npos);
+  CHECK(metrics->body.find("mode_actors_running ") != std::string::npos);
+  auto tree = nlohmann::json::parse(client.Get("/api/tree")->body);
+  CHECK(tree["label"] == "FixtureWorker");
+  CHECK(tree["children"][0]["label"] == "Sleeper");
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+}
+
+TEST_CASE("the status page in headless Chromium draws the running tree" * doctest::timeout(180)) {
+  child_process child{{"sleeper", "--web-port=0", "--loglevel=info"}};
+  REQUIRE(child.wait_for("Web on http://127.0.0.1:"));
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  auto port = web_port_of(child.err());
+  REQUIRE(port != 0);
+  httplib::Client client{"127.0.0.1", port};
+  REQUIRE(get_until(client, "/healthz", 200));
+  // The DOM after the page's script ran: its SVG nodes carry label and state.
+  auto dom_file = std::filesystem::temp_directory_path() /
+                  ("mode_status_page_" + std::to_string(::getpid()) + ".html");
+  auto command = fmt::format(
+      "timeout -k 5 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--no-first-run --user-data-dir={} --virtual-time-budget=5000 --dump-dom "
+      "http://127.0.0.1:{}/ > {} 2>/dev/null",
+      (std::filesystem::temp_directory_path() / ("mode-chromium-" + std::to_string(::getpid())))
+          .native(),
+      port, dom_file.native());
+  int rc = std::system(command.c_str());
+  std::ifstream in{dom_file};
+  std::stringstream dom;
+  dom << in.rdbuf();
+  std::filesystem::remove(dom_file);
+  CAPTURE(command);
+  REQUIRE(rc == 0);
+  auto html = dom.str();
+  CHECK(html.find(R"(class="node" data-label="FixtureWorker" data-state="running")") !=
+        std::string::npos);
+  CHECK(html.find(R"(class="node" data-label="Sleeper" data-state="running")") !=
+        std::string::npos);
+  CHECK(html.find(R"(<tr class="service" data-label="Sleeper" data-state="running">)") !=
+        std::string::npos);
+  child.signal(SIGTERM);
   CHECK(child.wait_exit() == 0);
 }
 

@@ -8,6 +8,7 @@
 // of the snapshot.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +23,9 @@ class ServiceHandle;
 struct ServiceNode {
   /// The service's label() (or its type name if it did not answer).
   std::string label;
+  /// Its shortlabel() (empty if it did not answer): what metrics name it by, since a
+  /// label may hold an address (a supervisor's does) and change with every run.
+  std::string shortlabel;
   /// mode's state string: "init", "running", "stopping", "shutdown", "crashed";
   /// "unknown" if the service did not answer.
   std::string state = "unknown";
@@ -38,6 +42,19 @@ struct ServiceNode {
   bool answered = false;
   /// Why it did not answer ("no answer within 1s", "actor exited", "not spawned").
   std::string note;
+  /// Seconds since its last start, while it runs.
+  double uptime_s = 0;
+  /// Held by a supervisor (the node's parent) rather than a child of it.
+  bool held = false;
+  /// For a held service: times its actor went down with an error, and the last chain.
+  std::uint64_t crashes = 0;
+  std::string last_crash;
+  /// For a supervisor: restarts within its window, max_restarts (+inf: unlimited) and
+  /// the window's length.
+  bool supervisor = false;
+  std::uint64_t restarts_in_window = 0;
+  double max_restarts = 0;
+  double window_s = 0;
 };
 
 /// Number of services in the tree below and including `root`.
@@ -48,6 +65,13 @@ std::size_t count_services(const ServiceNode& root);
 /// red-ish, services that did not answer grey. Node ids are "n0", "n1", ... in
 /// depth-first order; labels are escaped for DOT.
 std::string to_dot(const ServiceNode& root);
+
+/// The tree as JSON (the status page's /api/tree): one object per service with
+/// `label`, `shortlabel` (label when it has none), `state`, `restarts`, `answered`, `note`,
+/// `uptime_s`, `flags`, `held` (with `crashes` and `last_crash`), `supervisor` (an object with
+/// `restarts_in_window`, `max_restarts`, null when unlimited, and `window_s`; null
+/// for other services) and `children`. Text that is not UTF-8 is replaced (U+FFFD).
+std::string to_json(const ServiceNode& root);
 
 /// The tree as indented text, one line per service:
 /// `Label [state] restarts=N flags=a,b` (flags only when set; a note when the

@@ -254,6 +254,9 @@ class Service : public std::enable_shared_from_this<Service> {
   /// The time now on this service's actor clock (virtual time under CAF's testing
   /// scheduler). Call on the service's actor.
   [[nodiscard]] clock::time_point now() const;
+  /// How long the service has run since its last start, while it runs; zero otherwise.
+  /// Port addition, for status pages and metrics. Call on the service's actor.
+  [[nodiscard]] clock::duration uptime() const;
 
   // -- messages ---------------------------------------------------------------------------
 
@@ -405,6 +408,7 @@ class Service : public std::enable_shared_from_this<Service> {
   bool first_start_done_ = false;
   int restart_count_ = 0;
   int depth_ = 1;
+  clock::time_point started_at_{};
   std::exception_ptr crash_reason_;
   std::string crash_text_;
   Event stopped_event_;

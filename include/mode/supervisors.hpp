@@ -246,6 +246,12 @@ class SupervisorStrategy : public SupervisorStrategyT {
   /// (a Worker holds it), and the actor system waits for every referenced actor.
   void on_actor_exit(const caf::error& failure) noexcept override;
 
+ public:
+  /// The held services and the restart window, for status pages and metrics. Only on
+  /// this supervisor's actor (the actor layer's introspection asks it there).
+  [[nodiscard]] detail::supervision_info supervision() const override;
+
+ protected:
   /// Selects the constructor of CrashingSupervisor.
   struct crashing_tag {};
   /// For CrashingSupervisor: held services keep `supervisor` unset.

@@ -29,6 +29,7 @@
 // graph (DOT) to stderr. See docs/worker.md.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +58,7 @@ namespace mode {
 
 class BlockingDetector;
 class Console;
+class WebServer;
 
 /// Exit statuses of execute_from_commandline() (BSD sysexits where they apply).
 namespace exit_status {
@@ -115,6 +117,12 @@ struct WorkerOptions {
   /// picks a free port. mode's `console_port`; default none (mode: 50101, TCP), since
   /// any local user can connect to a TCP port. `--console-port`.
   std::optional<std::uint16_t> console_port{};
+  /// Serve the status page, /metrics, /api/tree and /healthz over HTTP on this port (0:
+  /// a free one). Port addition; default none (off). `--web-port`.
+  std::optional<std::uint16_t> web_port{};
+  /// The address the web server listens on. Default "127.0.0.1" (this host only); name
+  /// another ("0.0.0.0": every interface) to serve others. `--web-host`.
+  std::string web_host = "127.0.0.1";
   /// The blocking detector's timeout. mode's `blocking_timeout`; default 10 s.
   /// `--blocking-timeout` (seconds).
   Seconds blocking_timeout{10.0};
@@ -244,6 +252,8 @@ class Worker : public Service {
   [[nodiscard]] std::uint16_t console_port() const;
   /// The Unix socket the console listens on (empty if it is not running or on TCP).
   [[nodiscard]] std::string console_socket() const;
+  /// The web server's port (0 if it is not running).
+  [[nodiscard]] std::uint16_t web_port() const;
 
  private:
   struct runtime;
@@ -253,6 +263,9 @@ class Worker : public Service {
   int run(runtime& rt, caf::actor_system& sys);
   void start_debug_tools();
   void stop_debug_tools();
+  void start_web();
+  /// Why /healthz fails now ("" while running after the start).
+  std::string unhealthy(const ServiceNode& root) const;
   void write_line(std::ostream& out, std::string_view msg);
 
   std::vector<std::shared_ptr<Service>> services_;
@@ -268,6 +281,9 @@ class Worker : public Service {
   mutable std::mutex tools_mtx_;
   std::unique_ptr<Console> console_;
   std::unique_ptr<BlockingDetector> detector_;
+  std::unique_ptr<WebServer> web_;
+  /// 0 starting, 1 running (every service started), 2 stopping: what /healthz says.
+  std::atomic<int> phase_{0};
 };
 
 // -- the debug console -----------------------------------------------------------------
@@ -280,7 +296,8 @@ struct ConsoleReply {
   bool close = false;
 };
 
-/// The console's text protocol: `help`, `tree`, `tasks`, `graph`, `quit` (or `exit`);
+/// The console's text protocol: `help`, `tree`, `tasks`, `graph`, `stats`, `quit` (or
+/// `exit`);
 /// surrounding whitespace and case are ignored, an empty line answers nothing. An
 /// unknown command answers `error: unknown command 'x' (try 'help')`. `snapshot`
 /// gathers the tree when a command needs it.

@@ -3,6 +3,13 @@
 // neither (those are CAF's concerns, not a mode user's).
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
 #include "mode/service.hpp"
 
 namespace caf {
@@ -14,9 +21,28 @@ namespace mode::detail {
 
 class service_actor;
 
+/// One service a supervisor holds, as its status shows it.
+struct held_service_info {
+  std::shared_ptr<Service> service;
+  caf::actor actor;           ///< empty while it has no actor (down, or not started)
+  std::uint64_t crashes = 0;  ///< times its actor went down with an error
+  std::string last_crash;     ///< the chain of the last of them ("" if none)
+};
+
+/// What a supervisor knows of its services and its restart window.
+struct supervision_info {
+  std::vector<held_service_info> held;
+  std::size_t restarts_in_window = 0;
+  double max_restarts = 0;  ///< +inf: unlimited
+  double window_s = 0;
+};
+
 class monitoring_service : public Service {
  public:
   monitoring_service() noexcept { monitors_ = true; }
+
+  /// The held services and the restart window. Only on this service's actor.
+  [[nodiscard]] virtual supervision_info supervision() const = 0;
 
  protected:
   /// A monitored actor went down.
