@@ -79,13 +79,20 @@ class relay_actor : public caf::event_based_actor {
 };
 
 std::mutex relay_mtx;
-/// Each system's relay, while it lives (an entry goes with its relay: a later system
-/// at the same address must not find it).
-std::unordered_map<caf::actor_system*, caf::actor_addr> relays;
+/// Each system's relay, while it lives. An entry goes with its relay; should a relay
+/// outlive its system (a leaked reference), a later system built at the same address
+/// (a test fixture on the stack) must still not find it, or its timers never fire:
+/// `system` names the system instance by its ConfigServ actor, whose control block this
+/// weak address keeps, so a later system's cannot have the same address.
+struct relay_entry {
+  caf::actor_addr relay;
+  caf::actor_addr system;
+};
+std::unordered_map<caf::actor_system*, relay_entry> relays;
 
 void relay_actor::on_exit() {
   std::lock_guard<std::mutex> guard{relay_mtx};
-  if (auto i = relays.find(&home_system()); i != relays.end() && i->second == address())
+  if (auto i = relays.find(&home_system()); i != relays.end() && i->second.relay == address())
     relays.erase(i);
 }
 
@@ -97,14 +104,16 @@ caf::actor timer_relay(caf::actor_system& sys) {
   if (auto* spawner = running_actor();
       spawner != nullptr && spawner->relay() && &spawner->home_system() == &sys)
     return spawner->relay();
+  auto instance = caf::actor_cast<caf::actor_addr>(sys.config_serv());
   std::lock_guard<std::mutex> guard{relay_mtx};
-  auto& addr = relays[&sys];
-  if (auto existing = caf::actor_cast<caf::actor>(addr))
-    return existing;
+  auto& entry = relays[&sys];
+  if (entry.system == instance)
+    if (auto existing = caf::actor_cast<caf::actor>(entry.relay))
+      return existing;
   // Hidden: CAF's shutdown does not wait for it. Services hold it strongly; it dies with
   // the last of them once its pending timers fired.
   auto relay = sys.spawn<relay_actor, caf::hidden>();
-  addr = relay.address();
+  entry = relay_entry{relay.address(), std::move(instance)};
   return relay;
 }
 
