@@ -353,6 +353,7 @@ Service::clock::time_point Service::now() const {
 }
 
 Service::clock::duration Service::uptime() const {
+  (void)this_actor(*this);  // its state and start time are its actor's
   if (state() != ServiceState::running)
     return clock::duration::zero();
   return now() - started_at_;

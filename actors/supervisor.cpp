@@ -475,6 +475,7 @@ void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
 }
 
 detail::supervision_info SupervisorStrategy::supervision() const {
+  (void)own_actor(*this);  // the slots are the actor's: throws logic_error elsewhere
   detail::supervision_info info;
   const auto& st = *state_;
   for (const auto& s : st.slots) {

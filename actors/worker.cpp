@@ -379,6 +379,24 @@ task<void> Worker::on_first_start() {
   }
 }
 
+std::function<ServiceNode()> Worker::tree_snapshot(detail::service_actor& self) const {
+  // A weak address: the console and the web server must not keep the worker's actor
+  // alive.
+  auto* sys = &self.home_system();
+  auto addr = self.address();
+  auto label = detail::type_label(*this);
+  return [sys, addr, label] {
+    auto root = caf::actor_cast<caf::actor>(addr);
+    if (!root) {
+      ServiceNode gone;
+      gone.label = label;
+      gone.note = "its actor exited";
+      return gone;
+    }
+    return detail::inspect_actor(*sys, root, label, 1.0);
+  };
+}
+
 void Worker::start_debug_tools() {
   auto* self = detail::running_actor();
   if (self == nullptr)
@@ -391,20 +409,7 @@ void Worker::start_debug_tools() {
     detector_->start();
   }
   if (!console_) {
-    // A weak address: the console must not keep the worker's actor alive.
-    auto* sys = &self->home_system();
-    auto addr = self->address();
-    auto label = detail::type_label(*this);
-    auto snapshot = [sys, addr, label] {
-      auto root = caf::actor_cast<caf::actor>(addr);
-      if (!root) {
-        ServiceNode gone;
-        gone.label = label;
-        gone.note = "its actor exited";
-        return gone;
-      }
-      return detail::inspect_actor(*sys, root, label, 1.0);
-    };
+    auto snapshot = tree_snapshot(*self);
     try {
       if (options_.console_port) {
         console_ = std::make_unique<Console>(*options_.console_port, std::move(snapshot));
@@ -427,19 +432,7 @@ void Worker::start_web() {
   if (self == nullptr)
     return;
   auto* sys = &self->home_system();
-  auto addr = self->address();
-  auto label = detail::type_label(*this);
-  auto snapshot = [sys, addr, label] {
-    // A weak address: the web server must not keep the worker's actor alive.
-    auto root = caf::actor_cast<caf::actor>(addr);
-    if (!root) {
-      ServiceNode gone;
-      gone.label = label;
-      gone.note = "its actor exited";
-      return gone;
-    }
-    return detail::inspect_actor(*sys, root, label, 1.0);
-  };
+  auto snapshot = tree_snapshot(*self);
   auto process = [sys] {
     auto stats = process_stats();
     stats.running_actors = sys->registry().running();

@@ -58,6 +58,15 @@ ServiceNode sample_tree() {
   return root;
 }
 
+/// The socket address of a Unix socket at `path`.
+sockaddr_un unix_address(const std::filesystem::path& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(path.native().size() < sizeof addr.sun_path);
+  std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+  return addr;
+}
+
 // -- a child process with its stdout and stderr on pipes --------------------------------------
 
 class child_process {
@@ -223,10 +232,7 @@ class console_client {
     auto deadline = steady::now() + limit;
     while (steady::now() < deadline) {
       fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      REQUIRE(path.native().size() < sizeof addr.sun_path);
-      std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+      auto addr = unix_address(path);
       if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
         return;
       ::close(fd_);
@@ -669,9 +675,7 @@ TEST_CASE(
   auto path = dir.path / "console.sock";
   SUBCASE("a socket file nobody listens on (its process died) is replaced") {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+    auto addr = unix_address(path);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     ::close(fd);  // the file stays, with no listener
     mode::Console console{path, sample_tree};
@@ -960,9 +964,7 @@ TEST_CASE(
     int fd;
     ~closer() { ::close(fd); }
   } close_fd{fd};
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+  auto addr = unix_address(path);
   REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   auto next = [fd](std::chrono::milliseconds limit = 30s) {
     pollfd p{fd, POLLIN, 0};

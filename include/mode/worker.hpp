@@ -264,6 +264,8 @@ class Worker : public Service {
   void start_debug_tools();
   void stop_debug_tools();
   void start_web();
+  /// Gathers the tree below the worker's actor `self` from another thread (1 s per ask).
+  std::function<ServiceNode()> tree_snapshot(detail::service_actor& self) const;
   /// Why /healthz fails now ("" while running after the start).
   std::string unhealthy(const ServiceNode& root) const;
   void write_line(std::ostream& out, std::string_view msg);
