@@ -69,11 +69,9 @@ void run_homeless(service_actor* self, const signal_plan_ptr& plan, std::size_t 
   auto root = plan->run_batch(i).release();
   root.resume();
   if (!root.done())
-    log_receiver_error(
-        "Signal", plan->label(), receiver_id{},
-        std::make_exception_ptr(std::logic_error{
-            "a coroutine receiver without a service suspended outside any service's actor "
-            "(nothing can resume it): dropped"}));
+    plan->report_dropped(std::make_exception_ptr(std::logic_error{
+        "a coroutine receiver without a service suspended outside any service's actor "
+        "(nothing can resume it): dropped"}));
   root.destroy();
 }
 

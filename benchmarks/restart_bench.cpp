@@ -10,7 +10,11 @@
 //          restarts the group (9 in place, the crashed one on a fresh actor).
 //          One case runs with logging set up as docs/logging.md tells users
 //          (setup_logging at "critical", which hides the crash and restart lines);
-//          the others turn mode's loggers off.
+//          the others turn mode's loggers off. One case runs the throwing child
+//          twice per round, as is and with the Worker's web server up and /metrics
+//          scraped every 100 ms (150x Prometheus' default rate), and prints the
+//          scraped rate against the unscraped one (`scraped_ratio`): the cost of
+//          counting and serving metrics on the restart path.
 // caf:     the least a supervisor on CAF does per restart: spawn + monitor + a start
 //          message + the child fails + down_msg + respawn, K children in flight. Two
 //          floors: the child calls quit(error) (`quit`, the floor of crash()), or it
@@ -34,16 +38,20 @@
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
 #include <caf/all.hpp>
 
 #include "bench_support.hpp"
+#include "mode/graph.hpp"
 #include "mode/logging.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/supervisors.hpp"
+#include "mode/web_server.hpp"
 
 namespace {
 
@@ -209,7 +217,43 @@ void apply_logging(bool as_documented) {
   mode::get_logger("mode.supervisors")->set_level(spdlog::level::off);
 }
 
-double one_for_one(int children, child_kind kind, const bench::options& opts) {
+/// A Prometheus stand-in: GETs /metrics of `server` every `every` until destroyed, and
+/// fails the benchmark if a scrape does not answer 200 (a measurement of a broken endpoint
+/// would say nothing).
+class scraper {
+ public:
+  scraper(const mode::WebServer& server, std::chrono::milliseconds every)
+      : thread_([this, port = server.port(), every](std::stop_token stop) {
+          httplib::Client client{"127.0.0.1", port};
+          client.set_read_timeout(5, 0);
+          while (!stop.stop_requested()) {
+            auto res = client.Get("/metrics");
+            if (!res || res->status != 200 ||
+                res->body.find("mode_service_restarts_total") == std::string::npos)
+              failed_ = true;
+            else
+              ++scrapes_;
+            std::this_thread::sleep_for(every);
+          }
+        }) {}
+
+  ~scraper() { thread_.request_stop(); }
+
+  scraper(const scraper&) = delete;
+  scraper& operator=(const scraper&) = delete;
+
+  /// Scrapes that got metrics, and whether any did not (read after the thread ended).
+  int scrapes() const { return scrapes_.load(); }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  std::atomic<int> scrapes_{0};
+  std::atomic<bool> failed_{false};
+  std::jthread thread_;  // last: it stops before the counters go
+};
+
+double one_for_one(int children, child_kind kind, const bench::options& opts,
+                   bool scraped = false) {
   counter starts{0};
   caf::actor_system_config cfg;
   caf::actor_system sys{bench::configure(cfg, opts)};
@@ -218,7 +262,24 @@ double one_for_one(int children, child_kind kind, const bench::options& opts) {
     sup->add(std::make_shared<Crasher>(&starts, kind));
   mode::ServiceHandle h{sys, sup};
   h.start();
-  auto rate = rate_of(starts);
+  double rate = 0;
+  if (scraped) {
+    mode::WebServer web{"127.0.0.1", 0, [&h] {
+                          return mode::inspect(h);
+                        }};
+    int scrapes = 0;
+    {
+      scraper prometheus{web, std::chrono::milliseconds{100}};
+      rate = rate_of(starts);
+      scrapes = prometheus.scrapes();
+      if (prometheus.failed())
+        throw std::runtime_error("restart_bench: a /metrics scrape failed");
+    }
+    if (scrapes == 0)
+      throw std::runtime_error("restart_bench: /metrics was never scraped in the window");
+  } else {
+    rate = rate_of(starts);
+  }
   h.stop();
   return rate;
 }
@@ -264,6 +325,8 @@ struct restart_case {
   child_kind child = child_kind::crash;
   floor_kind floor = floor_kind::quit;
   bool documented_logging = false;
+  /// Also run with the web server up and /metrics scraped, and compare the two.
+  bool scraped = false;
 };
 
 std::vector<restart_case> all_cases() {
@@ -276,6 +339,8 @@ std::vector<restart_case> all_cases() {
       {"restart/one_for_one_throw_logging-1", false, 1, child_kind::thrown, floor_kind::thrown,
        true},
       {"restart/one_for_all-10", true, 10, child_kind::crash, floor_kind::quit, false},
+      {"restart/one_for_one_throw_scraped-1", false, 1, child_kind::thrown, floor_kind::thrown,
+       false, true},
   };
 }
 
@@ -295,6 +360,8 @@ void run_case(const restart_case& c, int reps, const bench::options& opts) {
   std::vector<double> ours;
   std::vector<double> raws;
   std::vector<double> ratios;
+  std::vector<double> scraped;
+  std::vector<double> scraped_ratios;
   for (int r = 0; r < reps; ++r) {
     if (caf)
       raws.push_back(raw_floor(c.children, c.floor, opts));
@@ -306,6 +373,10 @@ void run_case(const restart_case& c, int reps, const bench::options& opts) {
         ours.push_back(g.restarts_per_s);
       } else {
         ours.push_back(one_for_one(c.children, c.child, opts));
+      }
+      if (c.scraped) {
+        scraped.push_back(one_for_one(c.children, c.child, opts, true));
+        scraped_ratios.push_back(bench::ratio(scraped.back(), ours.back()));
       }
     }
     if (mode && caf)
@@ -327,6 +398,11 @@ void run_case(const restart_case& c, int reps, const bench::options& opts) {
   line.add("floor", to_string(c.floor));
   line.add("raw_caf_cycles_per_s", caf ? bench::summarize(raws).median : 0.0);
   line.add("ratio", caf ? bench::summarize(ratios).median : bench::ratio(1, 0));
+  if (c.scraped) {
+    line.add("scraped_restarts_per_s", bench::summarize(scraped).median);
+    line.add("scrape_every_ms", 100);
+    line.add("scraped_ratio", bench::summarize(scraped_ratios).median);
+  }
   line.print();
 }
 
@@ -367,6 +443,7 @@ int main(int argc, char** argv) {
                            "            restart/one_for_one_task-1\n"
                            "            restart/one_for_one_throw_logging-1\n"
                            "            restart/one_for_all-10\n"
+                           "            restart/one_for_one_throw_scraped-1\n"
                            "Implementations (--impl): mode, caf\n",
                            run);
 }

@@ -40,8 +40,9 @@ std::shared_ptr<spdlog::logger> signals_logger() {
 
 }  // namespace
 
-void log_receiver_error(std::string_view kind, std::string_view label, receiver_id id,
-                        std::exception_ptr error) noexcept {
+void report_receiver_error(signal_counters& counters, std::string_view kind, std::string_view label,
+                           receiver_id id, std::exception_ptr error) noexcept {
+  counters.count_receiver_error();
   try {
     signals_logger()->error("{} '{}': receiver #{} raised {}", kind, label, id.value,
                             describe_exception(error));

@@ -84,7 +84,8 @@ ProcessStats process_stats() {
   return stats;
 }
 
-std::string render_metrics(const ServiceNode& root, const ProcessStats& process) {
+std::string render_metrics(const ServiceNode& root, const ProcessStats& process,
+                           const std::vector<SignalStats>& signals) {
   std::vector<series> all;
   collect(root, "0", all);
   writer w;
@@ -127,6 +128,22 @@ std::string render_metrics(const ServiceNode& root, const ProcessStats& process)
   for (auto& s : all)
     if (s.node->supervisor)
       w.sample("mode_supervisor_window_seconds", s.labels, number(s.node->window_s));
+  auto signal_labels = [](const SignalStats& s) {
+    return fmt::format("owner=\"{}\",signal=\"{}\"", label_value(s.owner), label_value(s.name));
+  };
+  if (!signals.empty()) {
+    w.family("mode_signal_sends_total", "counter", "Sends of the signals of this label.");
+    for (const auto& s : signals)
+      w.sample("mode_signal_sends_total", signal_labels(s), fmt::format("{}", s.sends));
+    w.family("mode_signal_receiver_errors_total", "counter",
+             "Receivers of the signals of this label that threw.");
+    for (const auto& s : signals)
+      w.sample("mode_signal_receiver_errors_total", signal_labels(s),
+               fmt::format("{}", s.receiver_errors));
+    w.family("mode_signals", "gauge", "Signals of this label alive now.");
+    for (const auto& s : signals)
+      w.sample("mode_signals", signal_labels(s), fmt::format("{}", s.live));
+  }
   w.family("mode_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
   w.sample("mode_process_resident_memory_bytes", "", fmt::format("{}", process.resident_bytes));
   w.family("mode_process_threads", "gauge", "Threads of the process.");

@@ -65,7 +65,7 @@ WebServer::WebServer(std::string host, std::uint16_t port, std::function<Service
     res.set_content(to_json(self->snapshot()), "application/json");
   });
   svr.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(render_metrics(self->snapshot(), self->process()),
+    res.set_content(render_metrics(self->snapshot(), self->process(), signal_stats()),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
   svr.Get("/healthz", [self](const httplib::Request&, httplib::Response& res) {

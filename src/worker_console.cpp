@@ -69,7 +69,7 @@ ConsoleReply console_reply(std::string_view line, const std::function<ServiceNod
       if (cmd == "tasks")
         return {render_tasks(root), false};
       if (cmd == "stats")
-        return {render_metrics(root, process_stats()), false};
+        return {render_metrics(root, process_stats(), signal_stats()), false};
       return {to_dot(root), false};
     } catch (const std::exception& e) {
       return {fmt::format("error: {} failed: {}\n", cmd, e.what()), false};

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -107,6 +108,26 @@ TEST_CASE("metrics: a tree with a supervisor as Prometheus text, labels escaped"
   CHECK(text.find("mode_scheduler_threads") == std::string::npos);  // not known here
   // Only held services have a crash count; the root and the supervisors have none.
   CHECK_FALSE(has_line(text, R"(mode_service_crashes_total{service="Worker",path="0"} 0)"));
+}
+
+TEST_CASE("metrics: signal counts are series per owner and name, labels escaped" *
+          doctest::timeout(10)) {
+  mode::ServiceNode root;
+  root.label = "Worker";
+  root.state = "running";
+  std::vector<mode::SignalStats> signals{{"Orders", "on_order", 12, 2, 3},
+                                         {"Q\"uote", "on\nline", 0, 0, 0}};
+  auto text = mode::render_metrics(root, mode::ProcessStats{}, signals);
+  CAPTURE(text);
+  CHECK(has_line(text, "# TYPE mode_signal_sends_total counter"));
+  CHECK(has_line(text, R"(mode_signal_sends_total{owner="Orders",signal="on_order"} 12)"));
+  CHECK(has_line(text, R"(mode_signal_receiver_errors_total{owner="Orders",signal="on_order"} 2)"));
+  CHECK(has_line(text, R"(mode_signals{owner="Orders",signal="on_order"} 3)"));
+  CHECK(has_line(text, R"(mode_signal_sends_total{owner="Q\"uote",signal="on\nline"} 0)"));
+  CHECK(has_line(text, R"(mode_signals{owner="Q\"uote",signal="on\nline"} 0)"));
+  // Without signals there are no signal families at all (no empty HELP/TYPE blocks).
+  auto bare = mode::render_metrics(root, mode::ProcessStats{});
+  CHECK(bare.find("mode_signal") == std::string::npos);
 }
 
 TEST_CASE("metrics: a live supervisor after 3 crashes of its service: counts, window, chain" *

@@ -14,6 +14,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "mode/sync_signal.hpp"
+
 namespace {
 
 mode::ServiceNode tree() {
@@ -80,11 +82,18 @@ TEST_CASE("web: status page, tree JSON, metrics and health over HTTP, on loopbac
   CHECK(json["children"][0]["label"] == "Fetcher");
   CHECK(json["children"][0]["crashes"] == 2);
 
+  mode::SyncSignal<int> on_fetch{"on_fetch", "web.Fetcher"};
+  on_fetch.send(1);
+  on_fetch.send(2);
   auto metrics = client.Get("/metrics");
   REQUIRE(metrics);
   CHECK(metrics->status == 200);
   CHECK(metrics->get_header_value("Content-Type").starts_with("text/plain; version=0.0.4"));
   CHECK(metrics->body.find("mode_service_crashes_total{service=\"Fetcher\",path=\"0.0\"} 2\n") !=
+        std::string::npos);
+  // The process's signals, from the census.
+  CHECK(metrics->body.find(
+            "mode_signal_sends_total{owner=\"web.Fetcher\",signal=\"on_fetch\"} 2\n") !=
         std::string::npos);
 
   auto health = client.Get("/healthz");

@@ -212,10 +212,11 @@ std::string format_sender(const V& v) {
     return "<" + demangle(typeid(V).name()) + ">";
 }
 
-/// Reports (never throws) a receiver that threw: error level on the "mode.signals" logger,
-/// naming the signal's kind and label, the receiver id and the exception's type and what().
-void log_receiver_error(std::string_view kind, std::string_view label, receiver_id id,
-                        std::exception_ptr error) noexcept;
+/// Reports (never throws) a receiver that threw: counts it in `counters` and logs it at error
+/// level on the "mode.signals" logger, naming the signal's kind and label, the receiver id and
+/// the exception's type and what().
+void report_receiver_error(signal_counters& counters, std::string_view kind, std::string_view label,
+                           receiver_id id, std::exception_ptr error) noexcept;
 
 }  // namespace detail
 
@@ -348,15 +349,14 @@ class BaseSignal : public detail::signal_tag {
       : BaseSignal(fields_type{std::move(name), std::move(owner), std::nullopt}) {}
 
   /// A signal from its fields; throws std::invalid_argument for a null reference sender.
-  explicit BaseSignal(fields_type fields)
-      : BaseSignal(std::move(fields), std::make_shared<registry_type>(), share_tag{}) {}
+  explicit BaseSignal(fields_type fields) : BaseSignal(std::move(fields), nullptr, share_tag{}) {}
 
-  /// Internal: a signal using `registry` (see with_default_sender()).
+  /// Internal: a signal using `registry` (see with_default_sender()), or a new one if null.
   BaseSignal(fields_type fields, std::shared_ptr<registry_type> registry, share_tag)
       : name_(std::move(fields.name)),
         owner_(std::move(fields.owner)),
         default_sender_(std::move(fields.default_sender)),
-        registry_(std::move(registry)) {
+        registry_(registry ? std::move(registry) : std::make_shared<registry_type>(owner_, name_)) {
     check_sender(default_sender_, "default_sender");
   }
 
@@ -407,6 +407,10 @@ class BaseSignal : public detail::signal_tag {
   /// The receiver registry this signal shares with its with_default_sender() copies; the
   /// async layer's hook (see detail/signal_registry.hpp).
   registry_type& registry() const noexcept { return *registry_; }
+
+  /// What this signal family (this signal and the copies sharing its receivers) did: sends
+  /// and receivers that threw. mode::signal_stats() adds up every family of a label.
+  SignalStats stats() const { return registry_->counters().stats(); }
 
   /// True if connecting on one of the two signals is seen by the other.
   bool shares_receivers_with(const BaseSignal& other) const noexcept {

@@ -26,6 +26,7 @@
 #include "mode/service_scope.hpp"
 #include "mode/service_state.hpp"
 #include "mode/signal.hpp"
+#include "mode/signal_stats.hpp"
 #include "mode/supervisors.hpp"
 #include "mode/sync_signal.hpp"
 #include "mode/task.hpp"

@@ -134,6 +134,10 @@ class signal_plan : public actor_job, public std::enable_shared_from_this<signal
   /// The signal's label.
   virtual std::string label() const = 0;
 
+  /// Counts and logs a receiver of this send that failed outside its own code (e.g. a
+  /// coroutine receiver nothing can resume).
+  virtual void report_dropped(std::exception_ptr error) const = 0;
+
   /// Runs batch `slot` on `self` (its home); for no_slot (a group broadcast), the batch of
   /// `self`'s service if no other message of this send claimed it first. Defined in
   /// actors/signal_runtime.cpp.
@@ -594,7 +598,13 @@ class Signal
     }
 
     void report(const entry& e, std::exception_ptr error) const {
-      detail::log_receiver_error(kind_name, signal_.label(), e.id, std::move(error));
+      detail::report_receiver_error(signal_.registry().counters(), kind_name, signal_.label(), e.id,
+                                    std::move(error));
+    }
+
+    void report_dropped(std::exception_ptr error) const override {
+      detail::report_receiver_error(signal_.registry().counters(), kind_name, signal_.label(),
+                                    receiver_id{}, std::move(error));
     }
 
     Signal signal_;  // receivers see this copy: same fields, same receivers
@@ -608,6 +618,7 @@ class Signal
   // The receivers hearing `sender` now, grouped by where they run; null if there are none.
   std::shared_ptr<plan_type> plan(sender_param sender, detail::param_t<Args>... args) const {
     const key_type& key = base_type::key_of(sender);
+    this->registry().counters().count_send();
     auto receivers = this->registry().snapshot(&key);
     if (receivers.empty())
       return nullptr;

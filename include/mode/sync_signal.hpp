@@ -48,14 +48,17 @@ class SyncSignal
   /// A default_sender does not override an explicit sender.
   void send(sender_param sender, detail::param_t<Args>... args) const {
     const key_type& key = base_type::key_of(sender);
-    auto receivers = this->registry().snapshot(&key);
+    auto& registry = this->registry();
+    registry.counters().count_send();
+    auto receivers = registry.snapshot(&key);
     for (const auto& e : receivers) {
       if (!e->alive())
         continue;
       try {
         e->fn(sender, args..., *this);
       } catch (...) {
-        detail::log_receiver_error(kind_name, this->label(), e->id, std::current_exception());
+        detail::report_receiver_error(registry.counters(), kind_name, this->label(), e->id,
+                                      std::current_exception());
       }
     }
   }

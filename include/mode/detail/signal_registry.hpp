@@ -3,7 +3,8 @@
 // Problem: a signal needs "who listens, for which sender, in which order", shared between a
 // signal and its with_default_sender() copies, mutated from several actors (the async Signal's
 // connect/disconnect) while sends iterate it. This header solves exactly that and nothing else:
-// it knows no signature, no actor and no logging.
+// it knows no signature, no actor and no logging. It also carries the family's counts
+// (mode/signal_stats.hpp), since it is the one object a signal and its copies share.
 //
 // Hook for the async Signal (the CAF layer): instantiate signal_registry<Key, Fn> with its own
 // Fn (any movable callable type), store in each entry an `owner` token (a std::weak_ptr<void> to
@@ -13,6 +14,8 @@
 // false the moment it is disconnected, so a receiver disconnected while a send is in flight is
 // skipped. remove_owner(token) drops every receiver a stopping service owns.
 #pragma once
+
+#include "mode/signal_stats.hpp"
 
 #include <algorithm>
 #include <array>
@@ -24,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <typeinfo>
 #include <unordered_map>
@@ -180,7 +184,9 @@ class signal_registry {
 
   // -- constructors -----------------------------------------------------------------------
 
-  signal_registry() = default;
+  /// An empty registry of the signals labelled `owner`.`name` (for the counts).
+  explicit signal_registry(std::string owner = {}, std::string name = {})
+      : counters_(std::move(owner), std::move(name)) {}
 
   signal_registry(const signal_registry&) = delete;
 
@@ -321,6 +327,9 @@ class signal_registry {
   /// when to derive it again. Read it before taking the snapshot it goes with.
   std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
 
+  /// The family's sends and receiver errors.
+  signal_counters& counters() noexcept { return counters_; }
+
   // -- extension --------------------------------------------------------------------------
 
   /// State another layer attaches to this signal family (the async Signal keeps its CAF group
@@ -336,6 +345,8 @@ class signal_registry {
 
  private:
   using bucket_type = std::vector<entry_ptr>;
+
+  signal_counters counters_;
 
   // Removes matching entries from `bucket`, marking them disconnected; returns how many.
   template <class Pred>
