@@ -104,8 +104,11 @@ struct service_binding {
   /// Strong references to the children's actors, by their index in
   /// Service::children() (empty: not spawned); touched only on this actor.
   std::vector<caf::actor> children;
-  /// The signal layer's per-service state (its CAF group memberships); created on first use.
+  /// The signal layer's per-service state (its CAF group memberships); created when a group
+  /// first wants the service, since most services never join one.
   std::shared_ptr<signal_home> signals;
+  /// The service runs, for the signal layer: what a signal_home made later starts from.
+  bool signals_running = false;
   /// Service::label(), read when the actor was spawned (before it ran, so without a
   /// race): what threads other than the service's actor print. Guarded by mtx.
   std::string label;

@@ -121,7 +121,7 @@ std::pair<std::shared_ptr<signal_home>, caf::actor_system*> home_of(const Servic
   auto& b = *svc.binding();
   std::lock_guard<std::mutex> guard{b.mtx};
   if (!b.signals)
-    b.signals = std::make_shared<signal_home>();
+    b.signals = std::make_shared<signal_home>(b.actor, b.signals_running);
   return {b.signals, b.system};
 }
 
@@ -177,12 +177,12 @@ void signal_service_running(service_actor& self, bool running) {
   auto& b = *self.service().binding();
   std::shared_ptr<signal_home> home;
   {
+    // Without a home no group wants the service yet: the flag is all there is to set, and a
+    // home made later (home_of, under the same lock) starts from it.
     std::lock_guard<std::mutex> guard{b.mtx};
-    if (!b.signals) {
-      if (!running)
-        return;
-      b.signals = std::make_shared<signal_home>();
-    }
+    b.signals_running = running;
+    if (!b.signals)
+      return;
     home = b.signals;
   }
   home->set_running(self, running);

@@ -21,6 +21,9 @@ namespace mode::detail {
 /// runs, because a CAF group holds its members alive: a stopped service must not be kept by one.
 /// Thread-safe: slots change memberships from senders' threads, the actor flips `running`.
 struct signal_home {
+  /// A home for the service whose actor is `actor`, running or not.
+  signal_home(caf::actor_addr actor, bool running) : running_(running), actor_(std::move(actor)) {}
+
   /// Adds (`on`) or removes `g` from the wanted groups, subscribing or unsubscribing the
   /// service's actor if it runs.
   void want(const caf::group& g, bool on);

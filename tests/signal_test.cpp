@@ -667,6 +667,11 @@ TEST_CASE("signals: a service hears signals only while it runs; gone services ne
   CHECK(eventually([&] { return rec->events().size() == 1; }));
   CHECK(rec->events() == std::vector<std::string>{"stopped:src:2"});
   hs.stop();
+  // Stopped again, it has left the groups it joined while running.
+  rec->clear();
+  sig.send_nowait(&src, 3);
+  std::this_thread::sleep_for(50ms);
+  CHECK(rec->events().empty());
 }
 
 TEST_CASE("signals: a send awaited by a service that stops is cancelled cleanly" *
