@@ -1,11 +1,15 @@
 // Helpers for the doctest suites beyond mode/testing.hpp (the fixtures users get too).
 #pragma once
 
+#include <cstdint>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <caf/all.hpp>
 #include "mode/logging.hpp"
 #include "mode/testing.hpp"
@@ -39,5 +43,25 @@ class recorder {
   mutable std::mutex mtx_;
   std::vector<std::string> events_;
 };
+
+/// True if /proc/net/tcp lists a socket listening on 127.0.0.1:`port` and none on
+/// another address with that port.
+inline bool listens_on_loopback_only(std::uint16_t port) {
+  std::ifstream in{"/proc/net/tcp"};
+  std::string line;
+  std::getline(in, line);  // header
+  bool loopback = false;
+  bool other = false;
+  auto suffix = fmt::format(":{:04X}", port);
+  while (std::getline(in, line)) {
+    std::istringstream fields{line};
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state != "0A" || !local.ends_with(suffix))
+      continue;  // not listening, or another port
+    (local.starts_with("0100007F") ? loopback : other) = true;
+  }
+  return loopback && !other;
+}
 
 }  // namespace mode::testing

@@ -15,6 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "mode/sync_signal.hpp"
+#include "test_support.hpp"
+
+using mode::testing::listens_on_loopback_only;
 
 namespace {
 
@@ -29,26 +32,6 @@ mode::ServiceNode tree() {
   child.crashes = 2;
   root.children.push_back(child);
   return root;
-}
-
-/// True if /proc/net/tcp lists a socket listening on 127.0.0.1:`port` and none on
-/// another address with that port.
-bool listens_on_loopback_only(std::uint16_t port) {
-  std::ifstream in{"/proc/net/tcp"};
-  std::string line;
-  std::getline(in, line);  // header
-  bool loopback = false;
-  bool other = false;
-  auto suffix = fmt::format(":{:04X}", port);
-  while (std::getline(in, line)) {
-    std::istringstream fields{line};
-    std::string slot, local, remote, state;
-    fields >> slot >> local >> remote >> state;
-    if (state != "0A" || !local.ends_with(suffix))
-      continue;  // not listening, or another port
-    (local.starts_with("0100007F") ? loopback : other) = true;
-  }
-  return loopback && !other;
 }
 
 }  // namespace

@@ -1,0 +1,516 @@
+// mode::Node on CAF's io module: the node actor peers talk to, peer connections, and
+// RemoteNode / RemoteService as blocking handles (mode/node.hpp).
+#include "mode/node.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <tuple>
+#include <variant>
+
+#include <fmt/format.h>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "mode/detail/reply.hpp"
+#include "mode/errors.hpp"
+#include "mode/logging.hpp"
+#include "mode/service.hpp"
+#include "mode/service_handle.hpp"
+#include "service_actor.hpp"
+
+namespace mode {
+
+namespace {
+
+using node_hello_atom = caf::atom_constant<caf::atom("m_nhello")>;
+using node_spawn_atom = caf::atom_constant<caf::atom("m_nspawn")>;
+using node_watch_atom = caf::atom_constant<caf::atom("m_nwatch")>;
+
+std::shared_ptr<spdlog::logger> node_log() {
+  return get_logger("mode.node");
+}
+
+caf::timespan to_timespan(Seconds s) {
+  return std::chrono::duration_cast<caf::timespan>(s.duration());
+}
+
+caf::duration to_caf(Seconds s) {
+  return caf::duration{std::chrono::ceil<std::chrono::milliseconds>(s.duration())};
+}
+
+// Sends `msg` to the remote actor `target` and blocks until its reply, its down message
+// (its actor exited, or its node was lost: the proxy dies with the connection) or the
+// deadline. A blocking request alone would wait out the deadline when the node is lost
+// while the request is in flight; a helper actor monitors the target meanwhile.
+// `on_reply` takes the reply's elements (Ts...).
+template <class... Ts, class OnReply>
+caf::error call_remote(const caf::actor& target, Seconds timeout, caf::message msg,
+                       OnReply on_reply) {
+  using outcome = std::variant<caf::message, caf::error>;
+  auto done = std::make_shared<std::promise<outcome>>();
+  auto result = done->get_future();
+  auto& sys = target->home_system();
+  sys.spawn([target, timeout, msg = std::move(msg), done](caf::event_based_actor* self) {
+    self->monitor(target);
+    self->set_down_handler([self, done, addr = target.address()](caf::down_msg& dm) {
+      if (dm.source != addr)
+        return;
+      done->set_value(caf::error{caf::sec::request_receiver_down});
+      self->quit();
+    });
+    self->request(target, to_caf(timeout), msg)
+        .then(
+            [self, done](Ts&... xs) {
+              done->set_value(caf::make_message(std::move(xs)...));
+              self->quit();
+            },
+            [self, done](caf::error& err) {
+              done->set_value(std::move(err));
+              self->quit();
+            });
+  });
+  // The helper answers by the deadline; the margin is for a machine under load.
+  if (result.wait_for(timeout.duration() * 2 + std::chrono::seconds{5}) !=
+      std::future_status::ready)
+    return caf::sec::request_timeout;
+  auto value = result.get();
+  if (auto* err = std::get_if<caf::error>(&value))
+    return std::move(*err);
+  auto& reply = std::get<caf::message>(value);
+  std::tuple<Ts...> values = reply.template get_as_tuple<Ts...>();
+  std::apply(on_reply, values);
+  return caf::none;
+}
+
+}  // namespace
+
+// -- addresses ---------------------------------------------------------------------------
+
+std::string PeerAddress::to_string() const {
+  if (host.find(':') != std::string::npos)
+    return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+PeerAddress parse_peer(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return std::invalid_argument(fmt::format("peer address '{}': {}", text, why));
+  };
+  PeerAddress result;
+  std::string_view port_text;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos)
+      throw bad("an IPv6 host needs a closing ']'");
+    result.host = std::string{text.substr(1, close - 1)};
+    if (close + 1 >= text.size() || text[close + 1] != ':')
+      throw bad("expected host:port ([host]:port for IPv6)");
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      throw bad("expected host:port");
+    result.host = std::string{text.substr(0, colon)};
+    if (result.host.find(':') != std::string::npos)
+      throw bad("write an IPv6 host in brackets: [host]:port");
+    port_text = text.substr(colon + 1);
+  }
+  if (result.host.empty())
+    throw bad("the host is empty");
+  if (std::any_of(result.host.begin(), result.host.end(),
+                  [](char c) { return c == ' ' || c == ',' || c == '/' || c < 0x21; }))
+    throw bad("the host has a character no host name has");
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc{} || end != port_text.data() + port_text.size())
+    throw bad(fmt::format("the port '{}' is not a number", port_text));
+  if (port == 0 || port > 65535)
+    throw bad(fmt::format("the port {} is not in 1-65535", port));
+  result.port = static_cast<std::uint16_t>(port);
+  return result;
+}
+
+std::vector<PeerAddress> parse_peers(std::string_view text) {
+  std::vector<PeerAddress> result;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto entry = text.substr(0, comma);
+    result.push_back(parse_peer(entry));
+    if (comma == std::string_view::npos)
+      break;
+    text.remove_prefix(comma + 1);
+    if (text.empty())
+      throw std::invalid_argument("peer list: a trailing ',' names no peer");
+  }
+  return result;
+}
+
+void configure_node(caf::actor_system_config& cfg, const NodeOptions& opts) {
+  if (!(opts.heartbeat_interval.count() > 0))
+    throw std::invalid_argument(fmt::format("node option heartbeat_interval: {} is not positive",
+                                            to_string(opts.heartbeat_interval)));
+  if (!(opts.connection_timeout.count() > opts.heartbeat_interval.count()))
+    throw std::invalid_argument(
+        fmt::format("node option connection_timeout: {} is not longer than the heartbeat "
+                    "interval ({}): every connection would time out",
+                    to_string(opts.connection_timeout), to_string(opts.heartbeat_interval)));
+  if (!(opts.request_timeout.count() > 0))
+    throw std::invalid_argument(fmt::format("node option request_timeout: {} is not positive",
+                                            to_string(opts.request_timeout)));
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.heartbeat-interval", to_timespan(opts.heartbeat_interval));
+  cfg.set("middleman.connection-timeout", to_timespan(opts.connection_timeout));
+}
+
+// -- the node actor ------------------------------------------------------------------------
+
+namespace detail {
+
+struct node_state {
+  caf::actor_system* sys = nullptr;
+  NodeOptions opts;
+  std::uint16_t port = 0;
+  caf::actor actor;
+
+  mutable std::mutex mtx;  // guards what follows
+  struct registered {
+    std::string signature;
+    Node::factory_type factory;
+  };
+  std::map<std::string, registered> types;
+  std::map<std::string, RemoteNode> peers;  // by to_string() of the address
+
+  // Touched on the node actor only: the services peers made here, by actor id.
+  std::map<caf::actor_id, ServiceHandle> hosted;
+
+  std::vector<std::string> type_names() const {
+    std::lock_guard<std::mutex> guard{mtx};
+    std::vector<std::string> names;
+    for (const auto& [name, t] : types)
+      names.push_back(name);
+    return names;
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::node_state> weak) {
+  self->set_default_handler(
+      [](caf::scheduled_actor* me, caf::message_view& x) -> caf::result<caf::message> {
+        auto msg = x.copy_content_to_message();
+        node_log()->warn("Node actor {}: dropped a message it has no handler for: {}", me->id(),
+                         caf::to_string(msg));
+        return caf::sec::unexpected_message;
+      });
+  self->set_down_handler([weak](caf::scheduled_actor*, caf::down_msg& dm) {
+    auto st = weak.lock();
+    if (!st)
+      return;
+    auto id = dm.source.id();
+    if (st->hosted.erase(id) > 0)
+      return;
+    std::lock_guard<std::mutex> guard{st->mtx};
+    for (auto i = st->peers.begin(); i != st->peers.end(); ++i)
+      if (i->second.actor().address() == dm.source) {
+        node_log()->warn("Node {}: lost peer {} at {}: {}", st->opts.name, i->second.name(),
+                         i->first, caf::to_string(dm.reason));
+        st->peers.erase(i);
+        return;
+      }
+  });
+  return {
+      [weak](node_hello_atom) -> caf::result<std::string, std::vector<std::string>> {
+        auto st = weak.lock();
+        if (!st)
+          return caf::sec::request_receiver_down;
+        return {st->opts.name, st->type_names()};
+      },
+      [self, weak](node_spawn_atom, const std::string& type,
+                   const caf::message& args) -> caf::result<caf::actor, std::string> {
+        auto st = weak.lock();
+        if (!st)
+          return caf::sec::request_receiver_down;
+        Node::factory_type factory;
+        {
+          std::lock_guard<std::mutex> guard{st->mtx};
+          auto i = st->types.find(type);
+          if (i == st->types.end()) {
+            std::string known;
+            for (const auto& [name, t] : st->types)
+              known += (known.empty() ? "" : ", ") + name;
+            return detail::make_mode_error(
+                detail::errc::handler_failed,
+                fmt::format("node {}: no service type '{}' is registered (known: {})",
+                            st->opts.name, type, known.empty() ? "none" : known));
+          }
+          factory = i->second.factory;
+        }
+        std::shared_ptr<Service> svc;
+        try {
+          svc = factory(args);
+          if (!svc)
+            throw std::logic_error("the factory returned nullptr");
+        } catch (...) {
+          return detail::make_mode_error(
+              detail::errc::handler_failed,
+              fmt::format("node {}: cannot make a '{}': {}", st->opts.name, type,
+                          describe_exception(std::current_exception())));
+        }
+        ServiceHandle handle{*st->sys, svc};
+        auto hdl = handle.actor();
+        self->monitor(hdl);
+        st->hosted.emplace(hdl.id(), std::move(handle));
+        return {hdl, st->hosted.at(hdl.id()).label()};
+      },
+      [self](node_watch_atom, const caf::actor& peer) { self->monitor(peer); },
+  };
+}
+
+}  // namespace
+
+Node::Node(caf::actor_system& sys, NodeOptions opts)
+    : state_(std::make_shared<detail::node_state>()) {
+  if (!sys.has_middleman())
+    throw NodeError(
+        "mode::Node: the actor system has no middleman: call "
+        "mode::configure_node(cfg, options) before building it");
+  if (opts.name.empty())
+    opts.name = fmt::format("node-{}", ::getpid());
+  state_->sys = &sys;
+  state_->opts = std::move(opts);
+  auto& o = state_->opts;
+  state_->actor = sys.spawn(node_actor, std::weak_ptr<detail::node_state>{state_});
+  auto port = sys.middleman().publish(state_->actor, o.port, o.host.c_str(), false);
+  if (!port) {
+    caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
+    throw NodeError(fmt::format("node {}: cannot listen on {}: {}", o.name,
+                                PeerAddress{o.host, o.port}.to_string(), sys.render(port.error())));
+  }
+  state_->port = *port;
+  node_log()->info("Node {}: listening on {}", o.name, PeerAddress{o.host, *port}.to_string());
+  try {
+    for (const auto& peer : o.peers)
+      connect(peer);
+  } catch (...) {
+    sys.middleman().unpublish(state_->actor, state_->port);
+    caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
+    throw;
+  }
+}
+
+Node::~Node() {
+  auto& sys = *state_->sys;
+  sys.middleman().unpublish(state_->actor, state_->port);
+  // The hosted handles are the node actor's; ask it for them rather than race it.
+  caf::scoped_actor self{sys};
+  caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
+  self->wait_for(state_->actor);
+  for (auto& [id, handle] : state_->hosted) {
+    try {
+      handle.stop(state_->opts.request_timeout);
+    } catch (const std::exception& e) {
+      node_log()->warn("Node {}: stopping {} at the node's end: {}", state_->opts.name,
+                       handle.label(), e.what());
+    }
+    // A service sent to a peer is in CAF's registry for as long as its actor lives, and a
+    // service never started does not end its actor when stopped: end it here, or the
+    // actor system would wait for it forever.
+    if (auto hdl = handle.actor())
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  }
+  state_->hosted.clear();
+}
+
+const std::string& Node::name() const noexcept {
+  return state_->opts.name;
+}
+
+std::uint16_t Node::port() const noexcept {
+  return state_->port;
+}
+
+const std::string& Node::host() const noexcept {
+  return state_->opts.host;
+}
+
+void Node::register_factory(std::string type_name, std::string signature, factory_type factory) {
+  if (type_name.empty())
+    throw std::invalid_argument("mode::Node::register_service: the type name is empty");
+  if (!factory)
+    throw std::invalid_argument("mode::Node::register_service('" + type_name +
+                                "'): the factory is empty");
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  auto [i, fresh] = state_->types.try_emplace(type_name);
+  if (!fresh)
+    throw std::invalid_argument("mode::Node::register_service: '" + type_name +
+                                "' is registered already");
+  i->second = {std::move(signature), std::move(factory)};
+}
+
+std::vector<std::string> Node::service_types() const {
+  return state_->type_names();
+}
+
+RemoteNode Node::connect(const PeerAddress& peer) {
+  auto key = peer.to_string();
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    if (auto i = state_->peers.find(key); i != state_->peers.end())
+      return i->second;
+  }
+  auto& sys = *state_->sys;
+  const auto& name = state_->opts.name;
+  // The middleman's connect, under the deadline (remote_actor() would wait for a peer
+  // that accepts the connection but never speaks CAF's handshake).
+  auto timeout = state_->opts.request_timeout;
+  std::optional<caf::actor> proxy;
+  caf::error failure;
+  {
+    caf::scoped_actor self{sys};
+    self->request(sys.middleman().actor_handle(), to_caf(timeout), caf::connect_atom::value,
+                  peer.host, peer.port)
+        .receive(
+            [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+              if (ptr)
+                proxy = caf::actor_cast<caf::actor>(std::move(ptr));
+              else
+                failure = caf::sec::no_actor_published_at_port;
+            },
+            [&](caf::error& err) { failure = std::move(err); });
+  }
+  if (!proxy) {
+    auto why = failure == caf::sec::request_timeout
+                   ? fmt::format("no CAF handshake within {}", to_string(timeout))
+                   : sys.render(failure);
+    throw NodeError(fmt::format("node {}: cannot connect to peer {}: {}", name, key, why));
+  }
+  std::optional<std::pair<std::string, std::vector<std::string>>> answer;
+  failure = call_remote<std::string, std::vector<std::string>>(
+      *proxy, timeout, caf::make_message(node_hello_atom::value),
+      [&](std::string& peer_name, std::vector<std::string>& types) {
+        answer.emplace(std::move(peer_name), std::move(types));
+      });
+  if (!answer)
+    throw NodeError(fmt::format("node {}: {} is not a mode node (its hello got {})", name, key,
+                                sys.render(failure)));
+  RemoteNode remote{*proxy, std::move(answer->first), peer, std::move(answer->second),
+                    state_->opts.request_timeout};
+  caf::anon_send(state_->actor, node_watch_atom::value, *proxy);
+  node_log()->info("Node {}: connected to peer {} at {}", name, remote.name(), key);
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  return state_->peers.try_emplace(key, std::move(remote)).first->second;
+}
+
+std::vector<RemoteNode> Node::peers() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  std::vector<RemoteNode> result;
+  for (const auto& [key, peer] : state_->peers)
+    result.push_back(peer);
+  return result;
+}
+
+// -- remote handles ---------------------------------------------------------------------------
+
+RemoteNode::RemoteNode(caf::actor actor, std::string name, PeerAddress address,
+                       std::vector<std::string> types, Seconds timeout)
+    : actor_(std::move(actor)),
+      name_(std::move(name)),
+      address_(std::move(address)),
+      types_(std::move(types)),
+      timeout_(timeout) {}
+
+RemoteService RemoteNode::spawn_message(const std::string& type, caf::message args) const {
+  if (!actor_)
+    throw NodeError("mode::RemoteNode::spawn: an empty RemoteNode names no node");
+  std::optional<RemoteService> result;
+  auto failure = call_remote<caf::actor, std::string>(
+      actor_, timeout_, caf::make_message(node_spawn_atom::value, type, std::move(args)),
+      [&](caf::actor& hdl, std::string& label) {
+        result = RemoteService{std::move(hdl), std::move(label), name_, timeout_};
+      });
+  if (result)
+    return *result;
+  if (failure == caf::sec::request_timeout)
+    throw TimeoutError(fmt::format("mode: spawn of '{}' on node {} timed out after {}", type, name_,
+                                   to_string(timeout_)));
+  if (failure == caf::sec::request_receiver_down)
+    throw NodeError(fmt::format("mode: spawn of '{}' on node {}: the node was lost", type, name_));
+  throw NodeError(
+      fmt::format("mode: spawn of '{}' on node {}: {}", type, name_, detail::error_text(failure)));
+}
+
+RemoteService::RemoteService(caf::actor actor, std::string label, std::string node, Seconds timeout)
+    : actor_(std::move(actor)),
+      label_(std::move(label)),
+      node_(std::move(node)),
+      timeout_(timeout) {}
+
+namespace {
+
+template <class... Ts, class OnReply>
+caf::error ask(const RemoteService& svc, Seconds timeout, caf::message msg, OnReply on_reply) {
+  if (!svc.actor())
+    throw ServiceNotRunning("mode::RemoteService: an empty handle names no service");
+  return call_remote<Ts...>(svc.actor(), timeout, std::move(msg), std::move(on_reply));
+}
+
+[[noreturn]] void fail(const RemoteService& svc, std::string_view call, const caf::error& err,
+                       Seconds timeout) {
+  auto name = fmt::format("{} on node {}: {}", svc.label(), svc.node(), call);
+  if (err == caf::sec::request_receiver_down)
+    throw ServiceNotRunning(
+        fmt::format("mode: {}: its actor is gone (stopped, crashed, or its node was lost)", name));
+  detail::throw_request_error(err, name,
+                              std::chrono::ceil<std::chrono::nanoseconds>(timeout.duration()));
+}
+
+}  // namespace
+
+void RemoteService::start() const {
+  auto err = ask(*this, timeout_, caf::make_message(detail::start_atom::value, true), [] {});
+  if (err)
+    fail(*this, "start()", err, timeout_);
+}
+
+void RemoteService::stop() const {
+  auto err = ask(*this, timeout_, caf::make_message(detail::stop_atom::value), [] {});
+  if (err && err != caf::sec::request_receiver_down)
+    fail(*this, "stop()", err, timeout_);
+}
+
+void RemoteService::restart() const {
+  auto err = ask(*this, timeout_, caf::make_message(detail::restart_atom::value), [] {});
+  if (err)
+    fail(*this, "restart()", err, timeout_);
+}
+
+ServiceState RemoteService::state() const {
+  std::optional<ServiceState> result;
+  auto err = ask<std::int32_t>(*this, timeout_, caf::make_message(detail::state_atom::value),
+                               [&](std::int32_t st) { result = static_cast<ServiceState>(st); });
+  if (result)
+    return *result;
+  fail(*this, "state()", err, timeout_);
+}
+
+bool RemoteService::wait_until_stopped(Seconds timeout) const {
+  bool stopped = false;
+  auto err =
+      ask(*this, timeout, caf::make_message(detail::stopped_atom::value), [&] { stopped = true; });
+  if (stopped || err == caf::sec::request_receiver_down)
+    return true;
+  if (err == caf::sec::request_timeout)
+    return false;
+  fail(*this, "wait_until_stopped()", err, timeout);
+}
+
+}  // namespace mode

@@ -1,0 +1,262 @@
+// mode::Node: this process as a node of a cluster over CAF's io module (libcaf_io). A
+// node publishes itself on a port (127.0.0.1 unless the options name another address),
+// connects to peers, and lets peers create services of the types registered on it;
+// RemoteService is the handle to a service on another node.
+//
+//   caf::actor_system_config cfg;
+//   mode::NodeOptions opts;
+//   opts.name = "fetchers-1";
+//   opts.port = 4711;
+//   mode::configure_node(cfg, opts);         // before the system: loads the middleman
+//   caf::actor_system sys{cfg};
+//   mode::Node node{sys, opts};              // published on 127.0.0.1:4711
+//   node.register_service<Fetcher, std::string>("Fetcher");
+//
+//   // elsewhere:
+//   auto peer = node.connect(mode::parse_peer("127.0.0.1:4711"));
+//   auto fetcher = peer.spawn("Fetcher", std::string{"https://example.com"});
+//   fetcher.start();
+//
+// What travels: atoms, strings, integers and the other types CAF serializes; the
+// arguments of a registered type's constructor are checked against its declared types
+// on the node that builds it. Every remote call has a deadline (request_timeout): a
+// dead or hung node is an error, never a hang. Delivery is CAF's: at most once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/message.hpp>
+
+#include "mode/detail/demangle.hpp"
+#include "mode/service_state.hpp"
+#include "mode/times.hpp"
+
+namespace mode {
+
+class Service;
+
+namespace detail {
+struct node_state;  // actors/node.cpp
+}  // namespace detail
+
+/// A node could not do what was asked of it: its port is in use, a peer cannot be reached
+/// or answered with something else than a node, a type name is not registered there.
+/// what() names the address or the type.
+class NodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a peer listens: `host:port` (an IPv6 host in brackets: `[::1]:4711`).
+struct PeerAddress {
+  std::string host;
+  std::uint16_t port = 0;
+
+  /// `host:port`, as parse_peer() reads it.
+  std::string to_string() const;
+
+  friend bool operator==(const PeerAddress&, const PeerAddress&) = default;
+};
+
+/// Parses `host:port`; std::invalid_argument quoting `text` if it is not one (no port,
+/// a port that is not a number in 1-65535, an empty host, stray characters).
+PeerAddress parse_peer(std::string_view text);
+
+/// Parses a comma-separated list of peers (`a:1,b:2`; empty: none); std::invalid_argument
+/// naming the entry that does not parse.
+std::vector<PeerAddress> parse_peers(std::string_view text);
+
+/// How a node runs. Heartbeats and the connection timeout are CAF's middleman options,
+/// which configure_node() sets: they apply to every connection of the actor system.
+struct NodeOptions {
+  /// Shown in logs, in the console and by peers. Default: `node-<pid>`.
+  std::string name;
+  /// The address to listen on. Default: 127.0.0.1 (only this machine can connect); name
+  /// another address (e.g. 0.0.0.0) to let other machines in.
+  std::string host = "127.0.0.1";
+  /// The port to listen on. Default: 0, any free port (Node::port() tells which).
+  std::uint16_t port = 0;
+  /// Peers to connect to when the node starts. Default: none.
+  std::vector<PeerAddress> peers;
+  /// How often the middleman sends a heartbeat on each connection. Default: 0.5 s.
+  Seconds heartbeat_interval{0.5};
+  /// A connection that received nothing (not even a heartbeat) for this long is closed,
+  /// and its node is lost: a hung peer is detected, not only a dead one. Default: 2 s.
+  Seconds connection_timeout{2.0};
+  /// The deadline of each remote call (connect, spawn, start, stop, state). Default: 5 s.
+  Seconds request_timeout{5.0};
+};
+
+/// Prepares `cfg` for a node: loads CAF's middleman and sets its heartbeat interval and
+/// connection timeout from `opts`. Call it before building the actor system.
+/// std::invalid_argument if the interval is not positive or the timeout is not longer.
+void configure_node(caf::actor_system_config& cfg, const NodeOptions& opts);
+
+/// A service living on another node (made by RemoteNode::spawn). Copies name the same
+/// service. Calls block the calling thread (never call them from an actor) for at most
+/// the node's request_timeout, or the timeout given.
+class RemoteService {
+ public:
+  RemoteService() = default;
+
+  /// The service's label on its node.
+  const std::string& label() const noexcept { return label_; }
+
+  /// The name of the node it lives on.
+  const std::string& node() const noexcept { return node_; }
+
+  /// The service's actor (a proxy of the remote actor).
+  const caf::actor& actor() const noexcept { return actor_; }
+
+  /// mode: start(). ServiceCrashed if it crashed starting, TimeoutError past the deadline,
+  /// ServiceNotRunning if its actor (or its node) is gone.
+  void start() const;
+
+  /// mode: stop(). A service whose actor or node is gone counts as stopped.
+  void stop() const;
+
+  /// mode: restart().
+  void restart() const;
+
+  /// Its state, asked of its actor (ServiceNotRunning if its actor or node is gone).
+  ServiceState state() const;
+
+  /// Waits until it stopped or its node was lost: true, or false if `timeout` passed.
+  bool wait_until_stopped(Seconds timeout) const;
+
+ private:
+  friend class RemoteNode;
+  RemoteService(caf::actor actor, std::string label, std::string node, Seconds timeout);
+
+  caf::actor actor_;
+  std::string label_;
+  std::string node_;
+  Seconds timeout_{5.0};
+};
+
+/// Another node, as this one reached it (Node::connect).
+class RemoteNode {
+ public:
+  RemoteNode() = default;
+
+  /// Its name (NodeOptions::name there).
+  const std::string& name() const noexcept { return name_; }
+
+  /// Where it was reached.
+  const PeerAddress& address() const noexcept { return address_; }
+
+  /// The service types registered there, sorted.
+  const std::vector<std::string>& service_types() const noexcept { return types_; }
+
+  /// Creates a service of registered type `type` there with constructor arguments
+  /// `args` (not started; start() it). NodeError if the type is unknown there or the
+  /// arguments do not fit its constructor (naming both), TimeoutError past the deadline.
+  template <class... Args>
+  RemoteService spawn(const std::string& type, Args&&... args) const {
+    return spawn_message(type, caf::make_message(std::forward<Args>(args)...));
+  }
+
+  /// spawn() with the arguments in a message.
+  RemoteService spawn_message(const std::string& type, caf::message args) const;
+
+  /// The node's actor (a proxy).
+  const caf::actor& actor() const noexcept { return actor_; }
+
+ private:
+  friend class Node;
+  RemoteNode(caf::actor actor, std::string name, PeerAddress address,
+             std::vector<std::string> types, Seconds timeout);
+
+  caf::actor actor_;
+  std::string name_;
+  PeerAddress address_;
+  std::vector<std::string> types_;
+  Seconds timeout_{5.0};
+};
+
+/// This process's node. Publishes its actor when built (NodeError naming host:port if
+/// it cannot), connects to the peers of its options (NodeError naming the first that
+/// cannot be reached), and unpublishes when destroyed. Services that peers created here
+/// live until they stop or the node goes; the node stops those still running then.
+class Node {
+ public:
+  /// Builds a service of one registered type from the arguments a peer sent; throws
+  /// std::invalid_argument if they do not fit.
+  using factory_type = std::function<std::shared_ptr<Service>(const caf::message& args)>;
+
+  /// `sys` must have been configured with configure_node().
+  Node(caf::actor_system& sys, NodeOptions opts);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  /// NodeOptions::name (filled in if it was empty).
+  const std::string& name() const noexcept;
+
+  /// The port it listens on.
+  std::uint16_t port() const noexcept;
+
+  /// The host it listens on.
+  const std::string& host() const noexcept;
+
+  /// Lets peers create services of type `T` by `type_name`, built as `T(args...)` from
+  /// arguments of exactly the types `Args` (spelled as values: `std::string`, not
+  /// `const std::string&`). std::invalid_argument if the name is empty or taken.
+  template <class T, class... Args>
+  void register_service(std::string type_name) {
+    static_assert(std::is_base_of_v<Service, T>, "register_service<T>: T must be a mode::Service");
+    static_assert((!std::is_reference_v<Args> && ...),
+                  "register_service<T, Args...>: spell the argument types as values");
+    register_factory(std::move(type_name), arguments_of<Args...>(),
+                     [](const caf::message& m) -> std::shared_ptr<Service> {
+                       return build<T, Args...>(m, std::index_sequence_for<Args...>{});
+                     });
+  }
+
+  /// register_service() with a factory of your own (it checks the arguments itself).
+  void register_factory(std::string type_name, std::string signature, factory_type factory);
+
+  /// The registered type names, sorted.
+  std::vector<std::string> service_types() const;
+
+  /// Connects to the node at `peer` (or returns the connection made before). NodeError
+  /// naming `peer` if nothing answers there in time or it is not a mode node.
+  RemoteNode connect(const PeerAddress& peer);
+
+  /// The peers connected so far (through the options or connect()).
+  std::vector<RemoteNode> peers() const;
+
+ private:
+  template <class... Args>
+  static std::string arguments_of();
+
+  template <class T, class... Args, std::size_t... I>
+  static std::shared_ptr<Service> build(const caf::message& m, std::index_sequence<I...>) {
+    if (!m.match_elements<Args...>())
+      throw std::invalid_argument("the arguments " + caf::to_string(m) + " do not fit (" +
+                                  arguments_of<Args...>() + ")");
+    return std::make_shared<T>(m.get_as<Args>(I)...);
+  }
+
+  std::shared_ptr<detail::node_state> state_;
+};
+
+template <class... Args>
+std::string Node::arguments_of() {
+  std::string out;
+  ((out += (out.empty() ? "" : ", ") + detail::type_name(typeid(Args))), ...);
+  return out;
+}
+
+}  // namespace mode
