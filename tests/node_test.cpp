@@ -299,7 +299,9 @@ TEST_CASE(
   // For SIGKILL, a connection timeout far past the bound below: the loss must be seen
   // from the closed connection, not by timing out.
   bool kill = false;
-  SUBCASE("SIGKILL") { kill = true; }
+  SUBCASE("SIGKILL") {
+    kill = true;
+  }
   SUBCASE("SIGSTOP") {}
   auto options = quick_options("a");
   if (kill)
