@@ -269,7 +269,8 @@ TEST_CASE("node: a peer that does not answer, or is not a mode node, is an error
     ::close(fd);
   }
   SUBCASE("a CAF actor that is not a node") {
-    auto other = a.sys->spawn([]() -> caf::behavior {
+    // An argument-less function actor trips UBSan inside CAF 0.17.6: take the self pointer.
+    auto other = a.sys->spawn([](caf::event_based_actor*) -> caf::behavior {
       return {[](int x) {
         return x;
       }};
