@@ -57,7 +57,10 @@ caf::error call_remote(const caf::actor& target, Seconds timeout, caf::message m
   auto done = std::make_shared<std::promise<outcome>>();
   auto result = done->get_future();
   auto& sys = target->home_system();
-  sys.spawn([target, timeout, msg = std::move(msg), done](caf::event_based_actor* self) {
+  // (The state travels as spawn arguments: CAF 0.17.6's factory for a function actor
+  // without any binds a null tuple pointer, which UBSan reports.)
+  auto helper = [](caf::event_based_actor* self, caf::actor target, Seconds timeout,
+                   caf::message msg, std::shared_ptr<std::promise<outcome>> done) {
     self->monitor(target);
     self->set_down_handler([self, done, addr = target.address()](caf::down_msg& dm) {
       if (dm.source != addr)
@@ -75,7 +78,8 @@ caf::error call_remote(const caf::actor& target, Seconds timeout, caf::message m
               done->set_value(std::move(err));
               self->quit();
             });
-  });
+  };
+  sys.spawn(helper, target, timeout, std::move(msg), done);
   // The helper answers by the deadline; the margin is for a machine under load.
   if (result.wait_for(timeout.duration() * 2 + std::chrono::seconds{5}) !=
       std::future_status::ready)
