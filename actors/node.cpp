@@ -6,13 +6,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <tuple>
-#include <variant>
 
 #include <fmt/format.h>
 #include <caf/all.hpp>
@@ -23,15 +21,13 @@
 #include "mode/logging.hpp"
 #include "mode/service.hpp"
 #include "mode/service_handle.hpp"
+#include "node_protocol.hpp"
+#include "remote_call.hpp"
 #include "service_actor.hpp"
 
 namespace mode {
 
 namespace {
-
-using node_hello_atom = caf::atom_constant<caf::atom("m_nhello")>;
-using node_spawn_atom = caf::atom_constant<caf::atom("m_nspawn")>;
-using node_watch_atom = caf::atom_constant<caf::atom("m_nwatch")>;
 
 std::shared_ptr<spdlog::logger> node_log() {
   return get_logger("mode.node");
@@ -41,59 +37,33 @@ caf::timespan to_timespan(Seconds s) {
   return std::chrono::duration_cast<caf::timespan>(s.duration());
 }
 
-caf::duration to_caf(Seconds s) {
-  return caf::duration{std::chrono::ceil<std::chrono::milliseconds>(s.duration())};
-}
-
 // Sends `msg` to the remote actor `target` and blocks until its reply, its down message
-// (its actor exited, or its node was lost: the proxy dies with the connection) or the
-// deadline. A blocking request alone would wait out the deadline when the node is lost
-// while the request is in flight; a helper actor monitors the target meanwhile.
-// `on_reply` takes the reply's elements (Ts...).
+// or the deadline (see remote_call.hpp). `on_reply` takes the reply's elements (Ts...).
 template <class... Ts, class OnReply>
 caf::error call_remote(const caf::actor& target, Seconds timeout, caf::message msg,
                        OnReply on_reply) {
-  using outcome = std::variant<caf::message, caf::error>;
-  auto done = std::make_shared<std::promise<outcome>>();
-  auto result = done->get_future();
   auto& sys = target->home_system();
-  // (The state travels as spawn arguments: CAF 0.17.6's factory for a function actor
-  // without any binds a null tuple pointer, which UBSan reports.)
-  auto helper = [](caf::event_based_actor* self, caf::actor target, Seconds timeout,
-                   caf::message msg, std::shared_ptr<std::promise<outcome>> done) {
-    self->monitor(target);
-    self->set_down_handler([self, done, addr = target.address()](caf::down_msg& dm) {
-      if (dm.source != addr)
-        return;
-      done->set_value(caf::error{caf::sec::request_receiver_down});
-      self->quit();
-    });
-    self->request(target, to_caf(timeout), msg)
-        .then(
-            [self, done](Ts&... xs) {
-              done->set_value(caf::make_message(std::move(xs)...));
-              self->quit();
-            },
-            [self, done](caf::error& err) {
-              done->set_value(std::move(err));
-              self->quit();
-            });
-  };
-  sys.spawn(helper, target, timeout, std::move(msg), done);
+  auto helper = detail::spawn_remote_call<detail::remote_answer::as_target, Ts...>(
+      sys, target, timeout, std::move(msg));
+  caf::error failure;
+  caf::scoped_actor self{sys};
   // The helper answers by the deadline; the margin is for a machine under load.
-  if (result.wait_for(timeout.duration() * 2 + std::chrono::seconds{5}) !=
-      std::future_status::ready)
-    return caf::sec::request_timeout;
-  auto value = result.get();
-  if (auto* err = std::get_if<caf::error>(&value))
-    return std::move(*err);
-  auto& reply = std::get<caf::message>(value);
-  std::tuple<Ts...> values = reply.template get_as_tuple<Ts...>();
-  std::apply(on_reply, values);
-  return caf::none;
+  self->request(helper, detail::remote_deadline(Seconds{timeout.count() * 2 + 5.0}),
+                detail::remote_call_atom::value)
+      .receive([&](Ts&... xs) { on_reply(xs...); },
+               [&](caf::error& err) { failure = std::move(err); });
+  return failure;
 }
 
 }  // namespace
+
+namespace detail {
+
+caf::duration remote_deadline(Seconds timeout) {
+  return caf::duration{std::chrono::ceil<std::chrono::milliseconds>(timeout.duration())};
+}
+
+}  // namespace detail
 
 // -- addresses ---------------------------------------------------------------------------
 
@@ -232,13 +202,13 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
       }
   });
   return {
-      [weak](node_hello_atom) -> caf::result<std::string, std::vector<std::string>> {
+      [weak](detail::node_hello_atom) -> caf::result<std::string, std::vector<std::string>> {
         auto st = weak.lock();
         if (!st)
           return caf::sec::request_receiver_down;
         return {st->opts.name, st->type_names()};
       },
-      [self, weak](node_spawn_atom, const std::string& type,
+      [self, weak](detail::node_spawn_atom, const std::string& type,
                    const caf::message& args) -> caf::result<caf::actor, std::string> {
         auto st = weak.lock();
         if (!st)
@@ -275,7 +245,7 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
         st->hosted.emplace(hdl.id(), std::move(handle));
         return {hdl, st->hosted.at(hdl.id()).label()};
       },
-      [self](node_watch_atom, const caf::actor& peer) { self->monitor(peer); },
+      [self](detail::node_watch_atom, const caf::actor& peer) { self->monitor(peer); },
   };
 }
 
@@ -380,8 +350,8 @@ RemoteNode Node::connect(const PeerAddress& peer) {
   caf::error failure;
   {
     caf::scoped_actor self{sys};
-    self->request(sys.middleman().actor_handle(), to_caf(timeout), caf::connect_atom::value,
-                  peer.host, peer.port)
+    self->request(sys.middleman().actor_handle(), detail::remote_deadline(timeout),
+                  caf::connect_atom::value, peer.host, peer.port)
         .receive(
             [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
               if (ptr)
@@ -399,7 +369,7 @@ RemoteNode Node::connect(const PeerAddress& peer) {
   }
   std::optional<std::pair<std::string, std::vector<std::string>>> answer;
   failure = call_remote<std::string, std::vector<std::string>>(
-      *proxy, timeout, caf::make_message(node_hello_atom::value),
+      *proxy, timeout, caf::make_message(detail::node_hello_atom::value),
       [&](std::string& peer_name, std::vector<std::string>& types) {
         answer.emplace(std::move(peer_name), std::move(types));
       });
@@ -408,7 +378,7 @@ RemoteNode Node::connect(const PeerAddress& peer) {
                                 sys.render(failure)));
   RemoteNode remote{*proxy, std::move(answer->first), peer, std::move(answer->second),
                     state_->opts.request_timeout};
-  caf::anon_send(state_->actor, node_watch_atom::value, *proxy);
+  caf::anon_send(state_->actor, detail::node_watch_atom::value, *proxy);
   node_log()->info("Node {}: connected to peer {} at {}", name, remote.name(), key);
   std::lock_guard<std::mutex> guard{state_->mtx};
   return state_->peers.try_emplace(key, std::move(remote)).first->second;
@@ -437,7 +407,7 @@ RemoteService RemoteNode::spawn_message(const std::string& type, caf::message ar
     throw NodeError("mode::RemoteNode::spawn: an empty RemoteNode names no node");
   std::optional<RemoteService> result;
   auto failure = call_remote<caf::actor, std::string>(
-      actor_, timeout_, caf::make_message(node_spawn_atom::value, type, std::move(args)),
+      actor_, timeout_, caf::make_message(detail::node_spawn_atom::value, type, std::move(args)),
       [&](caf::actor& hdl, std::string& label) {
         result = RemoteService{std::move(hdl), std::move(label), name_, timeout_};
       });
@@ -447,7 +417,7 @@ RemoteService RemoteNode::spawn_message(const std::string& type, caf::message ar
     throw TimeoutError(fmt::format("mode: spawn of '{}' on node {} timed out after {}", type, name_,
                                    to_string(timeout_)));
   if (failure == caf::sec::request_receiver_down)
-    throw NodeError(fmt::format("mode: spawn of '{}' on node {}: the node was lost", type, name_));
+    throw NodeLost(fmt::format("mode: spawn of '{}' on node {}: the node was lost", type, name_));
   throw NodeError(
       fmt::format("mode: spawn of '{}' on node {}: {}", type, name_, detail::error_text(failure)));
 }

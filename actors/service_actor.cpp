@@ -183,10 +183,10 @@ caf::behavior service_actor::make_behavior() {
     return static_cast<service_actor*>(ptr)->svc_->handle_message(msg);
   });
   set_down_handler([this](caf::down_msg& msg) {
-    // Monitors are installed by supervisors, which handle their own down messages.
+    // Monitors are installed by watching services, which handle their own down messages.
     actor_scope scope{this};
     if (svc_->monitors_)
-      static_cast<monitoring_service&>(*svc_).on_down_message(msg);
+      static_cast<watching_service&>(*svc_).on_down_message(msg);
   });
   // One behavior for every service actor: its handlers capture nothing and find their
   // actor through consume(), so a spawn allocates no behavior of its own.
@@ -297,7 +297,7 @@ void service_actor::on_exit() {
   const auto& reason = fail_state();
   bool failed = is_failure(reason);
   if (svc_->monitors_)
-    static_cast<monitoring_service&>(*svc_).on_actor_exit(failed ? reason : caf::error{});
+    static_cast<watching_service&>(*svc_).on_actor_exit(failed ? reason : caf::error{});
   flush_answers();
   if (failed && parent_)
     if (auto parent = caf::actor_cast<caf::actor>(parent_))

@@ -155,6 +155,9 @@ class idle_awaiter : public detail::wait_awaiter {
 struct SupervisorStrategy::impl {
   std::vector<slot> slots;
   RestartLimiter limiter = RestartLimiter::unlimited();
+  /// The reason of the last crash of any held service: what MaxRestartsExceeded names
+  /// (under OneForAll, the service whose restart hits the limit may not have crashed).
+  caf::error last_crash;
   /// The wait id of the supervise() loop while it idles, else 0.
   std::uint64_t waiter = 0;
   /// A slot crashed, or wakeup() was called, since the loop last looked.
@@ -470,6 +473,7 @@ void SupervisorStrategy::on_down_message(const caf::down_msg& msg) {
   }
   s.crashed = true;
   ++s.crashes;
+  st.last_crash = msg.reason;
   // React now, inside this handler: the restart costs no extra message.
   wake_loop(true);
 }
@@ -666,7 +670,7 @@ task<void> SupervisorStrategy::restart_service(std::shared_ptr<Service> service)
   if (logger()->should_log(spdlog::level::info))
     log().info("Restarting dead {}! Last crash reason: {}", detail::label_of(*service), reason());
   if (!st.limiter.allow(now())) {
-    fail_max_restarts(reason());
+    fail_max_restarts(st.last_crash ? detail::error_text(st.last_crash) : reason());
     co_return;
   }
   if (replacement) {

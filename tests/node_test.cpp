@@ -25,10 +25,12 @@
 #include "child_process.hpp"
 #include "mode/errors.hpp"
 #include "mode/service.hpp"
+#include "node_support.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
 using mode::testing::listens_on_loopback_only;
+using namespace mode::testing::nodes;
 
 namespace {
 
@@ -45,68 +47,6 @@ class Crasher : public mode::Service {
  public:
   mode::task<void> on_started() override { throw std::runtime_error("boom"); }
 };
-
-mode::NodeOptions quick_options(std::string name) {
-  mode::NodeOptions opts;
-  opts.name = std::move(name);
-  opts.heartbeat_interval = mode::Seconds{0.1};
-  opts.connection_timeout = mode::Seconds{1.0};
-  opts.request_timeout = mode::Seconds{5.0};
-  return opts;
-}
-
-/// One node in this process: its own configured actor system.
-struct local_node {
-  explicit local_node(mode::NodeOptions opts) : options(std::move(opts)) {
-    mode::configure_node(cfg, options);
-    sys.emplace(cfg);
-    node.emplace(*sys, options);
-  }
-  ~local_node() {
-    node.reset();
-    sys->middleman().stop();  // connections first, so that no proxy outlives the system
-  }
-  mode::NodeOptions options;
-  caf::actor_system_config cfg;
-  std::optional<caf::actor_system> sys;
-  std::optional<mode::Node> node;
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline)
-      return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
-bool has_peer(const mode::Node& node, const std::string& name) {
-  for (const auto& p : node.peers())
-    if (p.name() == name)
-      return true;
-  return false;
-}
-
-/// The port a node fixture printed (`node NAME port N`), waiting for it.
-std::uint16_t fixture_port(mode::testing::child_process& child, const std::string& name) {
-  auto prefix = "node " + name + " port ";
-  REQUIRE(child.wait_for(prefix, 30s, true));
-  REQUIRE(child.wait_for("\n", 30s, true));
-  auto at = child.out().find(prefix) + prefix.size();
-  return static_cast<std::uint16_t>(std::stoi(child.out().substr(at)));
-}
-
-std::string what_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(nothing thrown)";
-}
 
 }  // namespace
 

@@ -58,6 +58,14 @@ class NodeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A node was lost while a call to it was in flight, or before it: its process ended
+/// (the connection closed), or it went silent for longer than the connection timeout.
+/// A lost RemoteNode stays lost: connect() again once the node is back.
+class NodeLost : public NodeError {
+ public:
+  using NodeError::NodeError;
+};
+
 /// Where a peer listens: `host:port` (an IPv6 host in brackets: `[::1]:4711`).
 struct PeerAddress {
   std::string host;
@@ -156,12 +164,16 @@ class RemoteNode {
   /// Where it was reached.
   const PeerAddress& address() const noexcept { return address_; }
 
+  /// The deadline of each call to it (the connecting node's request_timeout).
+  Seconds request_timeout() const noexcept { return timeout_; }
+
   /// The service types registered there, sorted.
   const std::vector<std::string>& service_types() const noexcept { return types_; }
 
   /// Creates a service of registered type `type` there with constructor arguments
   /// `args` (not started; start() it). NodeError if the type is unknown there or the
-  /// arguments do not fit its constructor (naming both), TimeoutError past the deadline.
+  /// arguments do not fit its constructor (naming both), NodeLost if the node is gone,
+  /// TimeoutError past the deadline.
   template <class... Args>
   RemoteService spawn(const std::string& type, Args&&... args) const {
     return spawn_message(type, caf::make_message(std::forward<Args>(args)...));

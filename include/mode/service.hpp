@@ -66,7 +66,7 @@ class SupervisorStrategyT;
 namespace detail {
 struct service_binding;
 class service_actor;
-class monitoring_service;
+class watching_service;
 }  // namespace detail
 
 /// What `Service::add_async_context` takes: an object entered by `co_await aenter()` and
@@ -379,8 +379,9 @@ class Service : public std::enable_shared_from_this<Service> {
   /// Runs the handler that takes `msg` (the actor's default handler calls this).
   caf::result<caf::message> handle_message(caf::message& msg);
   friend void detail::launch_reply(Service& svc, task<void> t);
-  friend class detail::monitoring_service;
-  /// Set by detail::monitoring_service (supervisors): its actor hands it down messages.
+  friend class detail::watching_service;
+  /// Set by detail::watching_service (supervisors, remote children): its actor hands it
+  /// down messages.
   bool monitors_ = false;
 
   friend class detail::service_actor;

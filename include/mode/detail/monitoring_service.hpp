@@ -1,6 +1,5 @@
-// The base of services that monitor other actors: supervisors. The actor layer hands
-// them their down messages and tells them when their actor exits; a plain Service sees
-// neither (those are CAF's concerns, not a mode user's).
+// The base of supervisors: services that hold other services on actors they monitor,
+// and tell status pages and metrics what they hold.
 #pragma once
 
 #include <cstdint>
@@ -10,16 +9,10 @@
 
 #include <caf/actor.hpp>
 
+#include "mode/detail/watching_service.hpp"
 #include "mode/service.hpp"
 
-namespace caf {
-struct down_msg;
-class error;
-}  // namespace caf
-
 namespace mode::detail {
-
-class service_actor;
 
 /// One service a supervisor holds, as its status shows it.
 struct held_service_info {
@@ -37,23 +30,10 @@ struct supervision_info {
   double window_s = 0;
 };
 
-class monitoring_service : public Service {
+class monitoring_service : public watching_service {
  public:
-  monitoring_service() noexcept { monitors_ = true; }
-
   /// The held services and the restart window. Only on this service's actor.
   [[nodiscard]] virtual supervision_info supervision() const = 0;
-
- protected:
-  /// A monitored actor went down.
-  virtual void on_down_message(const caf::down_msg& msg) = 0;
-  /// This service's actor is exiting: drop every strong reference to other actors it
-  /// holds (the actor system waits for every actor still referenced). `failure`: the
-  /// exit reason if the actor failed (killed, or crashed), else empty.
-  virtual void on_actor_exit(const caf::error& failure) noexcept = 0;
-
- private:
-  friend class service_actor;
 };
 
 }  // namespace mode::detail
