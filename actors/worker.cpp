@@ -13,11 +13,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 
 #include "../src/worker_signals.hpp"
 #include "introspection.hpp"
 #include "mode/blocking_detector.hpp"
 #include "mode/flight_recorder.hpp"
+#include "mode/node.hpp"
 #include "mode/service_handle.hpp"
 #include "mode/systemd_notify.hpp"
 #include "mode/web_server.hpp"
@@ -44,7 +46,15 @@ class worker_config : public caf::actor_system_config {
         web_port(defaults.web_port ? int{*defaults.web_port} : -1),
         web_host(defaults.web_host),
         blocking_timeout(defaults.blocking_timeout.count()),
-        stop_timeout(defaults.stop_timeout.count()) {
+        stop_timeout(defaults.stop_timeout.count()),
+        node_defaults(defaults.node.value_or(NodeOptions{})),
+        node_port(defaults.node ? int{defaults.node->port} : -1),
+        node_host(node_defaults.host),
+        node_name(node_defaults.name),
+        peers(peer_list(node_defaults.peers)),
+        heartbeat(node_defaults.heartbeat_interval.count()),
+        connection_timeout(node_defaults.connection_timeout.count()),
+        request_timeout(node_defaults.request_timeout.count()) {
     opt_group{custom_options_, "global"}
         .add(log_level, "loglevel,l",
              fmt::format("log level: debug, info, warning, error, critical or a number "
@@ -77,6 +87,27 @@ class worker_config : public caf::actor_system_config {
              fmt::format("seconds stopping may take before the process exits with status 1 "
                          "(default: {})",
                          defaults.stop_timeout.count()));
+    // In the global group too: CAF spells another group's options --group.name.
+    opt_group{custom_options_, "global"}
+        .add(node_port, "node-port",
+             fmt::format("join a cluster: listen for peers on this port, 0 for any free port, -1 "
+                         "for no node (default: {})",
+                         node_port))
+        .add(node_host, "node-host",
+             fmt::format("the address the node listens on (default: {})", node_defaults.host))
+        .add(node_name, "node-name", "the node's name in logs and to peers (default: node-<pid>)")
+        .add(peers, "peers",
+             "connect to these nodes at the start: host:port,... (alone: a node on any free "
+             "port)")
+        .add(heartbeat, "heartbeat",
+             fmt::format("seconds between heartbeats on each connection (default: {})",
+                         node_defaults.heartbeat_interval.count()))
+        .add(connection_timeout, "connection-timeout",
+             fmt::format("seconds of silence after which a peer is lost (default: {})",
+                         node_defaults.connection_timeout.count()))
+        .add(request_timeout, "request-timeout",
+             fmt::format("seconds each remote call may take (default: {})",
+                         node_defaults.request_timeout.count()));
   }
 
   /// The options' help text (without CAF's groups; those are in --long-help).
@@ -114,6 +145,32 @@ class worker_config : public caf::actor_system_config {
     };
     opts.blocking_timeout = seconds(blocking_timeout, "--blocking-timeout");
     opts.stop_timeout = seconds(stop_timeout, "--stop-timeout");
+    if (node_port < -1 || node_port > 65535)
+      throw std::invalid_argument(fmt::format(
+          "--node-port: must be a port number 0 to 65535 (or -1: off), got '{}'", node_port));
+    opts.node.reset();
+    if (node_port < 0 && peers.empty())
+      return;
+    NodeOptions node = node_defaults;
+    node.port = static_cast<std::uint16_t>(std::max<std::int64_t>(node_port, 0));
+    node.host = node_host;
+    node.name = node_name;
+    try {
+      node.peers = parse_peers(peers);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("--peers: {}", e.what()));
+    }
+    node.heartbeat_interval = seconds(heartbeat, "--heartbeat");
+    node.connection_timeout = seconds(connection_timeout, "--connection-timeout");
+    node.request_timeout = seconds(request_timeout, "--request-timeout");
+    opts.node = std::move(node);
+  }
+
+  static std::string peer_list(const std::vector<PeerAddress>& list) {
+    std::string out;
+    for (const auto& p : list)
+      out += (out.empty() ? "" : ",") + p.to_string();
+    return out;
   }
 
   std::string log_level;
@@ -127,6 +184,14 @@ class worker_config : public caf::actor_system_config {
   std::string web_host;
   double blocking_timeout;
   double stop_timeout;
+  NodeOptions node_defaults;
+  std::int64_t node_port;
+  std::string node_host;
+  std::string node_name;
+  std::string peers;
+  double heartbeat;
+  double connection_timeout;
+  double request_timeout;
 };
 
 // CAF's parser errors name the argument in a settings context; say what was wrong
@@ -315,6 +380,18 @@ std::vector<std::shared_ptr<Service>> Worker::on_init_dependencies() {
   return services_;
 }
 
+std::string Worker::label() const {
+  auto text = Service::label();
+  if (!node_name_.empty())
+    text += "@" + node_name_;
+  return text;
+}
+
+Node* Worker::node() const {
+  std::lock_guard<std::mutex> guard{runtime_mtx_};
+  return node_.get();
+}
+
 // -- output -------------------------------------------------------------------------------------
 
 void Worker::write_line(std::ostream& out, std::string_view msg) {
@@ -356,6 +433,14 @@ task<void> Worker::on_first_start() {
   if (options_.redirect_stdouts)
     add_context(std::make_unique<StdoutRedirect>(get_logger("mode.redirect"),
                                                  options_.redirect_stdouts_level));
+  if (auto* node = this->node()) {
+    std::string peers;
+    for (const auto& p : node->peers())
+      peers +=
+          fmt::format("{}{} ({})", peers.empty() ? "" : ", ", p.name(), p.address().to_string());
+    log().info("Node {} on {}; peers: {}", node->name(),
+               PeerAddress{node->host(), node->port()}.to_string(), peers.empty() ? "none" : peers);
+  }
   co_await on_execute();
   if (options_.web_port)
     start_web();
@@ -607,11 +692,16 @@ int Worker::execute(const std::string& prog, std::vector<std::string>* args) {
     detail::signal_thread signals{blocked.set(), [&rt](int sig) {
                                     rt.on_signal(sig);
                                   }};
+    if (options_.node)
+      configure_node(cfg, *options_.node);
     int status = exit_status::failure;
     {
       std::optional<caf::actor_system> sys;
       sys.emplace(cfg);
       status = run(rt, *sys);
+      // Connections first: a proxy of a peer's actor must not outlive the middleman.
+      if (options_.node)
+        sys->middleman().stop();
       // ~actor_system waits for every actor; the stop deadline still bounds it.
       sys.reset();
     }
@@ -627,7 +717,38 @@ int Worker::execute(const std::string& prog, std::vector<std::string>* args) {
   }
 }
 
+bool Worker::start_node(runtime& rt, caf::actor_system& sys) {
+  try {
+    auto node = std::make_unique<Node>(sys, *options_.node);
+    node_name_ = node->name();
+    {
+      std::lock_guard<std::mutex> guard{runtime_mtx_};
+      node_ = std::move(node);
+    }
+    on_node_started(*node_);
+    return true;
+  } catch (const std::exception& e) {
+    // Logging is not set up yet: Python's last resort prints this bare on stderr.
+    rt.log->critical("Cannot join the cluster: {}", e.what());
+    end_node();
+    return false;
+  }
+}
+
+void Worker::end_node() {
+  std::unique_ptr<Node> node;
+  {
+    std::lock_guard<std::mutex> guard{runtime_mtx_};
+    node = std::move(node_);
+  }
+  node.reset();  // stops what peers made here, with the node's request deadline
+}
+
 int Worker::run(runtime& rt, caf::actor_system& sys) {
+  // Before the worker's actor exists: its label names the node, and on_node_started may
+  // add services.
+  if (options_.node && !start_node(rt, sys))
+    return exit_status::failure;
   // The worker hosts itself: it must outlive the actor system, which it does (the
   // system is gone when execute_from_commandline returns). A worker made by
   // make_shared is shared as it is; one on the stack gets a non-owning pointer.
@@ -714,6 +835,7 @@ int Worker::run(runtime& rt, caf::actor_system& sys) {
     status = exit_status::oserr;
   rt.watchdog.reset();
   stop_debug_tools();
+  end_node();
   {
     std::lock_guard<std::mutex> guard{runtime_mtx_};
     runtime_ = nullptr;

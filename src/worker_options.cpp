@@ -44,6 +44,8 @@ void validate(const WorkerOptions& options) {
                     max_socket_path, options.console_socket, options.console_socket.size()));
   if (options.console_socket.find('\0') != std::string::npos)
     throw std::invalid_argument("--console-socket: the path contains a NUL byte");
+  if (options.node)
+    validate(*options.node);
 }
 
 std::string default_console_socket() {

@@ -87,6 +87,11 @@ TEST_CASE("node: options that cannot work are errors naming the option" * doctes
   opts.request_timeout = mode::Seconds{-1};
   CHECK_THROWS_WITH_AS(mode::configure_node(cfg, opts), doctest::Contains("request_timeout"),
                        std::invalid_argument);
+  opts = quick_options("x");
+  opts.host.clear();
+  CHECK_THROWS_WITH_AS(mode::validate(opts),
+                       "node option host (--node-host): empty; name an address",
+                       std::invalid_argument);
   caf::actor_system_config plain;
   caf::actor_system sys{plain};
   CHECK_THROWS_WITH_AS(mode::Node(sys, quick_options("x")), doctest::Contains("configure_node"),

@@ -34,6 +34,7 @@
 
 #include "child_process.hpp"
 #include "mode/worker.hpp"
+#include "test_support.hpp"
 
 extern char** environ;
 
@@ -684,6 +685,15 @@ TEST_CASE("bad command lines exit 64 with the error and the usage, and start not
       {{"clean", "--web-port=65536"},
        "--web-port: must be a port number 0 to 65535 (or -1: off), got '65536'"},
       {{"clean", "--loglevel"}, "option '--loglevel' needs a value"},
+      {{"clean", "--node-port=65536"},
+       "--node-port: must be a port number 0 to 65535 (or -1: off), got '65536'"},
+      {{"clean", "--peers=127.0.0.1"}, "--peers: peer address '127.0.0.1': expected host:port"},
+      {{"clean", "--peers=a:1,"}, "--peers: peer list: a trailing ',' names no peer"},
+      {{"clean", "--node-port=0", "--heartbeat=0"},
+       "node option heartbeat_interval (--heartbeat): 0s is not positive"},
+      {{"clean", "--node-port=0", "--connection-timeout=0.25"},
+       "node option connection_timeout (--connection-timeout): 0.25s is not longer than the "
+       "heartbeat interval (0.5s)"},
       {{"clean", "stray"}, "unexpected argument 'stray'"},
   };
   for (auto& c : cases) {
@@ -702,8 +712,10 @@ TEST_CASE("--help lists the options and exits 0; CAF's options pass through" *
   {
     child_process child{{"clean", "--help"}};
     CHECK(child.wait_exit() == 0);
-    for (auto* opt : {"--loglevel", "--logfile", "--debug", "--quiet", "--console-port",
-                      "--blocking-timeout", "--stop-timeout"})
+    for (auto* opt :
+         {"--loglevel", "--logfile", "--debug", "--quiet", "--console-port", "--blocking-timeout",
+          "--stop-timeout", "--node-port", "--node-host", "--node-name", "--peers", "--heartbeat",
+          "--connection-timeout", "--request-timeout"})
       CHECK(contains(child.out(), opt));
     CHECK_FALSE(contains(child.err(), "FIXTURE execute"));
   }
@@ -994,4 +1006,67 @@ TEST_CASE("--quiet silences say and carp" * doctest::timeout(120)) {
   CHECK(child.wait_exit() == 0);
   CHECK_FALSE(contains(child.err(), "-INT-"));
   CHECK(child.out().empty());
+}
+
+namespace {
+
+/// The number after `prefix` in `text` (a fixture's "node NAME port N"), 0 if none.
+std::uint16_t number_after(const std::string& text, const std::string& prefix) {
+  auto pos = text.find(prefix);
+  if (pos == std::string::npos)
+    return 0;
+  return static_cast<std::uint16_t>(std::stoi(text.substr(pos + prefix.size())));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "--node-port: a worker joins a cluster on loopback; a supervisor holds a child on its peer" *
+    doctest::timeout(120)) {
+  mode::testing::child_process peer{MODE_NODE_FIXTURE, {"b"}};
+  REQUIRE(peer.wait_for("node b port ", 30s, true));
+  REQUIRE(peer.wait_for("\n", 30s, true));
+  auto peer_port = number_after(peer.out(), "node b port ");
+  REQUIRE(peer_port != 0);
+  child_process child{{"node", "--node-port=0", "--node-name=w", "--web-port=0", "--loglevel=info",
+                       "--peers=127.0.0.1:" + std::to_string(peer_port)}};
+  REQUIRE(child.wait_for("FIXTURE ready"));
+  auto node_port = number_after(child.err(), "FIXTURE node w port ");
+  REQUIRE(node_port != 0);
+  CHECK(mode::testing::listens_on_loopback_only(node_port));
+  CHECK(contains(child.err(), fmt::format("Node w on 127.0.0.1:{}; peers: b (127.0.0.1:{})",
+                                          node_port, peer_port)));
+  // The status page (as the console and the graph) names the node and the remote child's.
+  httplib::Client client{"127.0.0.1", web_port_of(child.err())};
+  client.set_read_timeout(10, 0);
+  REQUIRE(get_until(client, "/healthz", 200));
+  auto tree = nlohmann::json::parse(client.Get("/api/tree")->body);
+  CHECK(tree["label"] == "NodeWorker@w");
+  auto& held = tree["children"][0]["children"][0];
+  CHECK(held["label"] == "Fetcher@b");
+  CHECK(held["state"] == "running");
+  child.signal(SIGTERM);
+  CHECK(child.wait_exit() == 0);
+  peer.signal(SIGTERM);
+  CHECK(peer.wait_exit() == 0);
+}
+
+TEST_CASE("a peer that nothing answers for fails the start: exit 1 naming it, nothing started" *
+          doctest::timeout(120)) {
+  // A port that was free a moment ago: nothing listens there.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  auto port = ntohs(addr.sin_port);
+  ::close(fd);
+  child_process child{{"node", "--peers=127.0.0.1:" + std::to_string(port), "--request-timeout=2"}};
+  CHECK(child.wait_exit() == 1);
+  CHECK(contains(child.err(), "Cannot join the cluster: "));
+  CHECK(contains(child.err(), fmt::format("127.0.0.1:{}", port)));
+  CHECK_FALSE(contains(child.err(), "FIXTURE execute"));
 }

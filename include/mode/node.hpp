@@ -39,6 +39,7 @@
 #include <caf/message.hpp>
 
 #include "mode/detail/demangle.hpp"
+#include "mode/node_options.hpp"
 #include "mode/service_state.hpp"
 #include "mode/times.hpp"
 
@@ -66,49 +67,9 @@ class NodeLost : public NodeError {
   using NodeError::NodeError;
 };
 
-/// Where a peer listens: `host:port` (an IPv6 host in brackets: `[::1]:4711`).
-struct PeerAddress {
-  std::string host;
-  std::uint16_t port = 0;
-
-  /// `host:port`, as parse_peer() reads it.
-  std::string to_string() const;
-
-  friend bool operator==(const PeerAddress&, const PeerAddress&) = default;
-};
-
-/// Parses `host:port`; std::invalid_argument quoting `text` if it is not one (no port,
-/// a port that is not a number in 1-65535, an empty host, stray characters).
-PeerAddress parse_peer(std::string_view text);
-
-/// Parses a comma-separated list of peers (`a:1,b:2`; empty: none); std::invalid_argument
-/// naming the entry that does not parse.
-std::vector<PeerAddress> parse_peers(std::string_view text);
-
-/// How a node runs. Heartbeats and the connection timeout are CAF's middleman options,
-/// which configure_node() sets: they apply to every connection of the actor system.
-struct NodeOptions {
-  /// Shown in logs, in the console and by peers. Default: `node-<pid>`.
-  std::string name;
-  /// The address to listen on. Default: 127.0.0.1 (only this machine can connect); name
-  /// another address (e.g. 0.0.0.0) to let other machines in.
-  std::string host = "127.0.0.1";
-  /// The port to listen on. Default: 0, any free port (Node::port() tells which).
-  std::uint16_t port = 0;
-  /// Peers to connect to when the node starts. Default: none.
-  std::vector<PeerAddress> peers;
-  /// How often the middleman sends a heartbeat on each connection. Default: 0.5 s.
-  Seconds heartbeat_interval{0.5};
-  /// A connection that received nothing (not even a heartbeat) for this long is closed,
-  /// and its node is lost: a hung peer is detected, not only a dead one. Default: 2 s.
-  Seconds connection_timeout{2.0};
-  /// The deadline of each remote call (connect, spawn, start, stop, state). Default: 5 s.
-  Seconds request_timeout{5.0};
-};
-
 /// Prepares `cfg` for a node: loads CAF's middleman and sets its heartbeat interval and
 /// connection timeout from `opts`. Call it before building the actor system.
-/// std::invalid_argument if the interval is not positive or the timeout is not longer.
+/// std::invalid_argument if the options do not validate().
 void configure_node(caf::actor_system_config& cfg, const NodeOptions& opts);
 
 /// A service living on another node (made by RemoteNode::spawn). Copies name the same

@@ -47,6 +47,7 @@
 
 #include "mode/graph.hpp"
 #include "mode/logging.hpp"
+#include "mode/node_options.hpp"
 #include "mode/service.hpp"
 #include "mode/times.hpp"
 
@@ -58,6 +59,7 @@ namespace mode {
 
 class BlockingDetector;
 class Console;
+class Node;
 class WebServer;
 
 /// Exit statuses of execute_from_commandline() (BSD sysexits where they apply).
@@ -135,10 +137,17 @@ struct WorkerOptions {
   /// default 65 s: Service::shutdown_timeout's 60 s plus time for the rest.
   /// `--stop-timeout` (seconds).
   Seconds stop_timeout{65.0};
+  /// Join a cluster: run a mode::Node (mode/node.hpp) on the worker's actor system, built
+  /// before the services start and ended after they stopped. Port addition; default none
+  /// (not a node). `--node-port` turns it on (as does `--peers` alone: a free port), with
+  /// `--node-host`, `--node-name`, `--peers`, `--heartbeat`, `--connection-timeout` and
+  /// `--request-timeout` for the fields of NodeOptions.
+  std::optional<NodeOptions> node{};
 };
 
 /// Checks option values: a known log level and log format, a positive finite
-/// blocking_timeout and stop_timeout, a console_socket that fits a socket address. Throws
+/// blocking_timeout and stop_timeout, a console_socket that fits a socket address, node
+/// options that validate(const NodeOptions&). Throws
 /// std::invalid_argument naming the option and quoting the value.
 void validate(const WorkerOptions& options);
 
@@ -224,11 +233,20 @@ class Worker : public Service {
   /// Called on the main thread once the worker stopped running (before the final
   /// stop and shutdown). mode's on_worker_shutdown.
   virtual void on_worker_shutdown() {}
+  /// With WorkerOptions::node: called on the main thread once the node listens and its
+  /// peers are connected, before any service starts. Register the service types peers
+  /// may build here, and add the children that run on peers (mode::RemoteChild) to the
+  /// services' supervisors. An exception fails the run (exit 1, the reason logged).
+  /// Port addition.
+  virtual void on_node_started(Node& node) { (void)node; }
 
   // -- Service ---------------------------------------------------------------------------
 
   /// The services given to the constructor (they become the children).
   std::vector<std::shared_ptr<Service>> on_init_dependencies() override;
+  /// The class name, and `@<node name>` when the worker is a node (so the console, the
+  /// graph and the status page name the node).
+  [[nodiscard]] std::string label() const override;
   /// mode's default_on_first_start: logging, stdout redirection, on_execute(), then
   /// the console and the blocking detector if debug.
   task<void> on_first_start() override;
@@ -254,6 +272,9 @@ class Worker : public Service {
   [[nodiscard]] std::string console_socket() const;
   /// The web server's port (0 if it is not running).
   [[nodiscard]] std::uint16_t web_port() const;
+  /// The node, while execute_from_commandline() runs with WorkerOptions::node (else
+  /// nullptr). Its calls block: use it from a thread that is not an actor.
+  [[nodiscard]] Node* node() const;
 
  private:
   struct runtime;
@@ -261,6 +282,9 @@ class Worker : public Service {
 
   int execute(const std::string& prog, std::vector<std::string>* args);
   int run(runtime& rt, caf::actor_system& sys);
+  /// Builds the node and calls on_node_started(); false (logged) if either failed.
+  bool start_node(runtime& rt, caf::actor_system& sys);
+  void end_node();
   void start_debug_tools();
   void stop_debug_tools();
   void start_web();
@@ -284,6 +308,9 @@ class Worker : public Service {
   std::unique_ptr<Console> console_;
   std::unique_ptr<BlockingDetector> detector_;
   std::unique_ptr<WebServer> web_;
+  std::unique_ptr<Node> node_;  // guarded by runtime_mtx_
+  /// The node's name, set before the worker's actor is spawned (label() reads it there).
+  std::string node_name_;
   /// 0 starting, 1 running (every service started), 2 stopping: what /healthz says.
   std::atomic<int> phase_{0};
 };

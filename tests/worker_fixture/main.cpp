@@ -1,9 +1,9 @@
 // A small program built on mode::Worker that tests/worker_test.cpp runs as a child
 // process. Usage: mode_worker_fixture SCENARIO [worker options...]
 //
-// Scenarios: clean, crash, max-restarts, hang-stop, sleeper, block, oom, log, nodaemon. Services
-// write "FIXTURE ..." marker lines straight to fd 2 (unbuffered, never redirected),
-// so the test can follow what happened in which order.
+// Scenarios: clean, crash, max-restarts, hang-stop, sleeper, block, oom, log, nodaemon, node.
+// Services write "FIXTURE ..." marker lines straight to fd 2 (unbuffered, never redirected), so the
+// test can follow what happened in which order.
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "mode/node.hpp"
+#include "mode/remote_child.hpp"
 #include "mode/supervisors.hpp"
 #include "mode/worker.hpp"
 
@@ -131,6 +133,23 @@ class FixtureWorker : public mode::Worker {
   void on_worker_shutdown() override { marker("worker_shutdown"); }
 };
 
+// "node": a worker run with node options. It offers Sleeper to its peers and, once the node
+// is up, adds a Fetcher on its peers (mode_node_fixture's type) to its supervisor.
+class NodeWorker : public FixtureWorker {
+ public:
+  NodeWorker(std::shared_ptr<mode::OneForOneSupervisor> sup, mode::WorkerOptions options)
+      : FixtureWorker({sup}, std::move(options)), sup_(std::move(sup)) {}
+  void on_node_started(mode::Node& node) override {
+    marker("node " + node.name() + " port " + std::to_string(node.port()));
+    node.register_service<Sleeper>("Sleeper");
+    if (!node.peers().empty())
+      sup_->add(mode::RemoteChild::make(node.peers(), "Fetcher", std::string{"fixture"}));
+  }
+
+ private:
+  std::shared_ptr<mode::OneForOneSupervisor> sup_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,6 +186,11 @@ int main(int argc, char** argv) {
     auto sup = std::make_shared<mode::OneForOneSupervisor>(limits);
     sup->add(std::make_shared<Crasher>());
     services = {std::make_shared<Named>("Alpha"), sup};
+  } else if (scenario == "node") {
+    NodeWorker worker{std::make_shared<mode::OneForOneSupervisor>(), std::move(options)};
+    auto status = worker.execute_from_commandline(argc, argv);
+    marker("exit " + std::to_string(status));
+    return status;
   } else if (scenario == "nodaemon") {
     services = {std::make_shared<Named>("Alpha")};
     options.daemon = false;
