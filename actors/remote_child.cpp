@@ -106,9 +106,14 @@ std::set<std::string> RemoteChild::lost_nodes() const {
 
 std::string RemoteChild::label() const {
   std::lock_guard<std::mutex> guard{mtx_};
+  // The node stays in the label until the actor exits, so that its crash names it.
   if (!current_.node.empty())
     return type_ + "@" + current_.node;
-  return type_ + "@{" + node_list(nodes_) + "}";
+  std::vector<RemoteNode> candidates;
+  for (const auto& n : nodes_)
+    if (lost_.count(n.name()) == 0)
+      candidates.push_back(n);
+  return type_ + "@{" + node_list(candidates.empty() ? nodes_ : candidates) + "}";
 }
 
 std::string RemoteChild::shortlabel() const {
@@ -185,6 +190,7 @@ task<void> RemoteChild::on_start() {
       throw RequestError(
           fmt::format("mode: {}start of {}: {}", where, type_, detail::error_text(err)));
     }
+    log().info("{} running on node {}", type_, n.name());
     co_return;
   }
   throw NodeError(fmt::format("mode::RemoteChild: no node of {{{}}} made a '{}': {}",
@@ -256,7 +262,7 @@ void RemoteChild::on_actor_exit(const caf::error& failure) noexcept {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     was = current_;
-    current_.service = nullptr;
+    current_ = running_on{};  // the next actor's label names the nodes it may run on
   }
   // Killed before its stop ran: the remote service must not outlive its supervision.
   if (failure && was.service)

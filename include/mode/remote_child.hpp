@@ -62,8 +62,9 @@ class RemoteChild : public detail::watching_service {
   /// The names of the nodes it has seen lost; they are not tried again. Thread-safe.
   [[nodiscard]] std::set<std::string> lost_nodes() const;
 
-  /// `<type>@<node>` once its service ran on a node (the last one, after a crash),
-  /// `<type>@{b, c}` before.
+  /// `<type>@<node>` while its service runs on a node (and, after a crash, until its
+  /// actor exits: the crash names the node); `<type>@{b, c}` otherwise: the nodes it may
+  /// run on, those lost left out (all of them if every one is lost).
   [[nodiscard]] std::string label() const override;
   /// The label: the node is what tells two remote children apart in a log.
   [[nodiscard]] std::string shortlabel() const override;
