@@ -75,6 +75,12 @@ void configure_node(caf::actor_system_config& cfg, const NodeOptions& opts) {
 
 namespace detail {
 
+/// A service a peer made here, and the actor on that peer it lives for (if any).
+struct hosted_service {
+  ServiceHandle handle;
+  caf::actor_addr owner;
+};
+
 struct node_state {
   caf::actor_system* sys = nullptr;
   NodeOptions opts;
@@ -90,7 +96,7 @@ struct node_state {
   std::map<std::string, RemoteNode> peers;  // by to_string() of the address
 
   // Touched on the node actor only: the services peers made here, by actor id.
-  std::map<caf::actor_id, ServiceHandle> hosted;
+  std::map<caf::actor_id, hosted_service> hosted;
 
   std::vector<std::string> type_names() const {
     std::lock_guard<std::mutex> guard{mtx};
@@ -105,6 +111,50 @@ struct node_state {
 
 namespace {
 
+// Builds a service of a registered type for a peer and keeps its handle; with an owner,
+// the service is stopped when the owner goes down.
+caf::result<caf::actor, std::string> host(caf::event_based_actor* self,
+                                          const std::weak_ptr<detail::node_state>& weak,
+                                          const std::string& type, const caf::message& args,
+                                          const caf::actor& owner) {
+  auto st = weak.lock();
+  if (!st)
+    return caf::sec::request_receiver_down;
+  Node::factory_type factory;
+  {
+    std::lock_guard<std::mutex> guard{st->mtx};
+    auto i = st->types.find(type);
+    if (i == st->types.end()) {
+      std::string known;
+      for (const auto& [name, t] : st->types)
+        known += (known.empty() ? "" : ", ") + name;
+      return detail::make_mode_error(
+          detail::errc::handler_failed,
+          fmt::format("node {}: no service type '{}' is registered (known: {})", st->opts.name,
+                      type, known.empty() ? "none" : known));
+    }
+    factory = i->second.factory;
+  }
+  std::shared_ptr<Service> svc;
+  try {
+    svc = factory(args);
+    if (!svc)
+      throw std::logic_error("the factory returned nullptr");
+  } catch (...) {
+    return detail::make_mode_error(detail::errc::handler_failed,
+                                   fmt::format("node {}: cannot make a '{}': {}", st->opts.name,
+                                               type, describe_exception(std::current_exception())));
+  }
+  ServiceHandle handle{*st->sys, svc};
+  auto hdl = handle.actor();
+  self->monitor(hdl);
+  if (owner)
+    self->monitor(owner);
+  auto label = handle.label();
+  st->hosted.emplace(hdl.id(), detail::hosted_service{std::move(handle), owner.address()});
+  return {hdl, std::move(label)};
+}
+
 caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::node_state> weak) {
   self->set_default_handler(
       [](caf::scheduled_actor* me, caf::message_view& x) -> caf::result<caf::message> {
@@ -117,8 +167,21 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
     auto st = weak.lock();
     if (!st)
       return;
-    auto id = dm.source.id();
-    if (st->hosted.erase(id) > 0)
+    // Only a service's own actor id is a key: another node's actor may have the same id.
+    if (auto i = st->hosted.find(dm.source.id());
+        i != st->hosted.end() && i->second.handle.actor().address() == dm.source) {
+      st->hosted.erase(i);
+      return;
+    }
+    bool owner = false;
+    for (auto& [id, hosted] : st->hosted)
+      if (hosted.owner && hosted.owner == dm.source) {
+        owner = true;
+        node_log()->warn("Node {}: the owner of {} here went down ({}): stopping it", st->opts.name,
+                         hosted.handle.label(), caf::to_string(dm.reason));
+        hosted.handle.send_stop();
+      }
+    if (owner)
       return;
     std::lock_guard<std::mutex> guard{st->mtx};
     for (auto i = st->peers.begin(); i != st->peers.end(); ++i)
@@ -138,40 +201,11 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
       },
       [self, weak](detail::node_spawn_atom, const std::string& type,
                    const caf::message& args) -> caf::result<caf::actor, std::string> {
-        auto st = weak.lock();
-        if (!st)
-          return caf::sec::request_receiver_down;
-        Node::factory_type factory;
-        {
-          std::lock_guard<std::mutex> guard{st->mtx};
-          auto i = st->types.find(type);
-          if (i == st->types.end()) {
-            std::string known;
-            for (const auto& [name, t] : st->types)
-              known += (known.empty() ? "" : ", ") + name;
-            return detail::make_mode_error(
-                detail::errc::handler_failed,
-                fmt::format("node {}: no service type '{}' is registered (known: {})",
-                            st->opts.name, type, known.empty() ? "none" : known));
-          }
-          factory = i->second.factory;
-        }
-        std::shared_ptr<Service> svc;
-        try {
-          svc = factory(args);
-          if (!svc)
-            throw std::logic_error("the factory returned nullptr");
-        } catch (...) {
-          return detail::make_mode_error(
-              detail::errc::handler_failed,
-              fmt::format("node {}: cannot make a '{}': {}", st->opts.name, type,
-                          describe_exception(std::current_exception())));
-        }
-        ServiceHandle handle{*st->sys, svc};
-        auto hdl = handle.actor();
-        self->monitor(hdl);
-        st->hosted.emplace(hdl.id(), std::move(handle));
-        return {hdl, st->hosted.at(hdl.id()).label()};
+        return host(self, weak, type, args, caf::actor{});
+      },
+      [self, weak](detail::node_spawn_atom, const std::string& type, const caf::message& args,
+                   const caf::actor& owner) -> caf::result<caf::actor, std::string> {
+        return host(self, weak, type, args, owner);
       },
       [self](detail::node_watch_atom, const caf::actor& peer) { self->monitor(peer); },
   };
@@ -216,7 +250,8 @@ Node::~Node() {
   caf::scoped_actor self{sys};
   caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
   self->wait_for(state_->actor);
-  for (auto& [id, handle] : state_->hosted) {
+  for (auto& [id, hosted] : state_->hosted) {
+    auto& handle = hosted.handle;
     try {
       handle.stop(state_->opts.request_timeout);
     } catch (const std::exception& e) {

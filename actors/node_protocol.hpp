@@ -9,6 +9,8 @@ namespace mode::detail {
 /// (hello) -> (node name, registered type names)
 using node_hello_atom = caf::atom_constant<caf::atom("m_nhello")>;
 /// (spawn, type name, constructor arguments as a message) -> (service actor, label)
+/// (spawn, type name, arguments, owner actor) -> the same; the node stops the service
+/// when the owner goes down (its node lost, or it ended without stopping the service).
 using node_spawn_atom = caf::atom_constant<caf::atom("m_nspawn")>;
 /// (watch, peer node actor): a node monitors a peer it connected to (sent to itself).
 using node_watch_atom = caf::atom_constant<caf::atom("m_nwatch")>;

@@ -162,7 +162,9 @@ task<void> RemoteChild::on_start() {
       continue;
     }
     auto made = co_await remote_call<caf::actor, std::string>(
-        self, n.actor(), timeout_, caf::make_message(detail::node_spawn_atom::value, type_, args_));
+        self, n.actor(), timeout_,
+        caf::make_message(detail::node_spawn_atom::value, type_, args_,
+                          caf::actor_cast<caf::actor>(&self)));
     if (made.error) {
       if (made.error == caf::sec::request_receiver_down)
         mark_lost(n.name());

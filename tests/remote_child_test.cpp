@@ -274,3 +274,42 @@ TEST_CASE("remote child across processes: a hung node does not hold up a stop" *
   CHECK(took < 20s);  // the 1 s connection timeout ends the remote stop
   b.signal(SIGCONT);
 }
+
+TEST_CASE(
+    "remote child across processes: a service whose owner's node is lost is stopped where it "
+    "runs" *
+    doctest::timeout(120)) {
+  // This process is node b; the owner is a Worker process (tests/worker_fixture "node")
+  // whose supervisor holds a RemoteChild "Fetcher" on b.
+  auto counts = std::make_shared<flaky_counts>();
+  hosting_node b{"b", counts};
+  b.node->register_factory("Fetcher", "std::string", [counts](const caf::message&) {
+    return std::make_shared<Flaky>(counts);
+  });
+  bool kill = false;
+  SUBCASE("SIGKILL") {
+    kill = true;
+  }
+  SUBCASE("SIGSTOP") {}
+  mode::testing::child_process owner{
+      MODE_WORKER_FIXTURE,
+      {"node", "--node-name=a", "--heartbeat=0.1", "--connection-timeout=1",
+       "--peers=127.0.0.1:" + std::to_string(b.node->port())}};
+  REQUIRE(owner.wait_for("FIXTURE ready"));
+  REQUIRE(eventually([&] { return counts->running == 1; }, 20s));
+  owner.signal(kill ? SIGKILL : SIGSTOP);
+  auto t0 = std::chrono::steady_clock::now();
+  // Nobody supervises it any more: node b stops it (for a hung owner, once b's 1 s
+  // connection timeout passed), so that a restart elsewhere does not leave two running.
+  CHECK(eventually([&] { return counts->running == 0; }, 30s));
+  MESSAGE(
+      "stopped after ",
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count(),
+      " ms");
+  if (!kill) {
+    owner.signal(SIGCONT);
+    owner.signal(SIGTERM);
+  }
+  owner.wait_exit(30s);
+}
