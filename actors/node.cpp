@@ -94,6 +94,9 @@ struct node_state {
   };
   std::map<std::string, registered> types;
   std::map<std::string, RemoteNode> peers;  // by to_string() of the address
+  // Nodes that connected to this one (their hello named them), by their node actor.
+  std::map<caf::actor_addr, std::pair<caf::actor, std::string>> inbound;
+  std::map<std::string, Node::signal_route> signals;  // cluster-wide signals, by name
 
   // Touched on the node actor only: the services peers made here, by actor id.
   std::map<caf::actor_id, hosted_service> hosted;
@@ -184,6 +187,12 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
     if (owner)
       return;
     std::lock_guard<std::mutex> guard{st->mtx};
+    if (auto i = st->inbound.find(dm.source); i != st->inbound.end()) {
+      node_log()->info("Node {}: peer {} (it connected here) went: {}", st->opts.name,
+                       i->second.second, caf::to_string(dm.reason));
+      st->inbound.erase(i);
+      // it may be an outbound peer too: go on
+    }
     for (auto i = st->peers.begin(); i != st->peers.end(); ++i)
       if (i->second.actor().address() == dm.source) {
         node_log()->warn("Node {}: lost peer {} at {}: {}", st->opts.name, i->second.name(),
@@ -198,6 +207,39 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
         if (!st)
           return caf::sec::request_receiver_down;
         return {st->opts.name, st->type_names()};
+      },
+      [self, weak](
+          detail::node_hello_atom, const caf::actor& caller,
+          const std::string& caller_name) -> caf::result<std::string, std::vector<std::string>> {
+        auto st = weak.lock();
+        if (!st)
+          return caf::sec::request_receiver_down;
+        if (caller) {
+          self->monitor(caller);
+          std::lock_guard<std::mutex> guard{st->mtx};
+          st->inbound[caller.address()] = {caller, caller_name};
+        }
+        return {st->opts.name, st->type_names()};
+      },
+      [weak](detail::node_signal_atom, const std::string& name, const std::string& sender,
+             const caf::message& args) {
+        auto st = weak.lock();
+        if (!st)
+          return;
+        Node::signal_route route;
+        {
+          std::lock_guard<std::mutex> guard{st->mtx};
+          auto i = st->signals.find(name);
+          if (i == st->signals.end())
+            return;  // no receivers of it on this node
+          route = i->second;
+        }
+        try {
+          route(sender, args);
+        } catch (const std::exception& e) {
+          node_log()->warn("Node {}: dropped a send of cluster signal '{}' from a peer: {}",
+                           st->opts.name, name, e.what());
+        }
       },
       [self, weak](detail::node_spawn_atom, const std::string& type,
                    const caf::message& args) -> caf::result<caf::actor, std::string> {
@@ -332,7 +374,8 @@ RemoteNode Node::connect(const PeerAddress& peer) {
   }
   std::optional<std::pair<std::string, std::vector<std::string>>> answer;
   failure = call_remote<std::string, std::vector<std::string>>(
-      *proxy, timeout, caf::make_message(detail::node_hello_atom::value),
+      *proxy, timeout,
+      caf::make_message(detail::node_hello_atom::value, state_->actor, state_->opts.name),
       [&](std::string& peer_name, std::vector<std::string>& types) {
         answer.emplace(std::move(peer_name), std::move(types));
       });
@@ -345,6 +388,51 @@ RemoteNode Node::connect(const PeerAddress& peer) {
   node_log()->info("Node {}: connected to peer {} at {}", name, remote.name(), key);
   std::lock_guard<std::mutex> guard{state_->mtx};
   return state_->peers.try_emplace(key, std::move(remote)).first->second;
+}
+
+void Node::add_signal_route(std::string name, signal_route route) {
+  if (name.empty())
+    throw std::invalid_argument("mode::Node: a cluster signal needs a name");
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  auto [i, fresh] = state_->signals.try_emplace(name, std::move(route));
+  if (!fresh)
+    throw std::invalid_argument(
+        fmt::format("mode::Node {}: a cluster signal named '{}' exists on this node already",
+                    state_->opts.name, name));
+}
+
+void Node::remove_signal_route(const std::string& name) noexcept {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  state_->signals.erase(name);
+}
+
+std::size_t Node::broadcast_signal(const std::string& name, const std::string& sender,
+                                   const caf::message& args) const {
+  std::vector<caf::actor> targets;
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    for (const auto& [key, peer] : state_->peers)
+      targets.push_back(peer.actor());
+    for (const auto& [addr, peer] : state_->inbound)
+      if (std::none_of(targets.begin(), targets.end(),
+                       [&](const caf::actor& t) { return t.address() == addr; }))
+        targets.push_back(peer.first);
+  }
+  if (targets.empty())
+    return 0;
+  for (const auto& t : targets)
+    caf::anon_send(t, detail::node_signal_atom::value, name, sender, args);
+  return targets.size();
+}
+
+std::vector<std::string> Node::peer_names() const {
+  std::lock_guard<std::mutex> guard{state_->mtx};
+  std::set<std::string> names;
+  for (const auto& [key, peer] : state_->peers)
+    names.insert(peer.name());
+  for (const auto& [addr, peer] : state_->inbound)
+    names.insert(peer.second);
+  return {names.begin(), names.end()};
 }
 
 std::vector<RemoteNode> Node::peers() const {

@@ -7,7 +7,12 @@
 namespace mode::detail {
 
 /// (hello) -> (node name, registered type names)
+/// (hello, caller's node actor, caller's name) -> the same; the node counts the caller as
+/// a peer from then on (cluster-wide signals reach it) until it goes down.
 using node_hello_atom = caf::atom_constant<caf::atom("m_nhello")>;
+/// (signal, signal name, sender key, arguments as a message): a cluster-wide signal sent
+/// on a peer; no reply (at most once, as every signal send).
+using node_signal_atom = caf::atom_constant<caf::atom("m_nsignal")>;
 /// (spawn, type name, constructor arguments as a message) -> (service actor, label)
 /// (spawn, type name, arguments, owner actor) -> the same; the node stops the service
 /// when the owner goes down (its node lost, or it ended without stopping the service).

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace mode::detail {
@@ -13,7 +14,15 @@ std::string demangle(const char* mangled) {
   int status = 0;
   std::unique_ptr<char, decltype(&std::free)> name{
       abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free};
-  return status == 0 && name ? std::string{name.get()} : std::string{mangled};
+  if (status != 0 || !name)
+    return mangled;
+  // What people write, rather than what the ABI spells (argument lists in node errors).
+  std::string text = name.get();
+  constexpr std::string_view spelled =
+      "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
+  for (auto pos = text.find(spelled); pos != std::string::npos; pos = text.find(spelled, pos))
+    text.replace(pos, spelled.size(), "std::string");
+  return text;
 }
 
 const std::string& type_name(const std::type_info& type) {

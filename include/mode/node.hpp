@@ -210,6 +210,29 @@ class Node {
   /// The peers connected so far (through the options or connect()).
   std::vector<RemoteNode> peers() const;
 
+  /// The names of every node this one talks to: its peers, and the nodes that connected
+  /// to it, sorted. A node that went is left out.
+  std::vector<std::string> peer_names() const;
+
+  // -- cluster-wide signals (mode/cluster_signal.hpp builds on these) --------------------
+
+  /// Delivers a send of a cluster signal that came from a peer: its sender key and its
+  /// arguments. Throws std::invalid_argument if the arguments do not fit (the node logs it
+  /// and drops the send). Runs on the node's actor.
+  using signal_route = std::function<void(const std::string& sender, const caf::message& args)>;
+
+  /// Routes the sends of cluster signal `name` that peers make to `route`.
+  /// std::invalid_argument if the name is empty or taken on this node.
+  void add_signal_route(std::string name, signal_route route);
+
+  /// Stops routing `name` (sends that arrive later are dropped).
+  void remove_signal_route(const std::string& name) noexcept;
+
+  /// Sends (name, sender, args) to every node this one talks to (peer_names()); returns
+  /// how many. Fire and forget: at most once, no acknowledgement.
+  std::size_t broadcast_signal(const std::string& name, const std::string& sender,
+                               const caf::message& args) const;
+
  private:
   template <class... Args>
   static std::string arguments_of();

@@ -7,6 +7,8 @@
 // `peer NAME` for every peer of PEERS (host:port,...) it connected to.
 //   Fetcher(std::string url)     runs a task that sleeps; its label names the url
 //   Crasher(std::string reason)  throws std::runtime_error(reason) from on_started
+// and joins the cluster signal "chat" (ClusterSignal<std::string>): a send from the sender
+// "wanted" prints `heard wanted TEXT` and is echoed to every node as NAME: "echo TEXT".
 #include <signal.h>
 
 #include <cstdio>
@@ -17,6 +19,7 @@
 
 #include <caf/all.hpp>
 
+#include "mode/cluster_signal.hpp"
 #include "mode/logging.hpp"
 #include "mode/node.hpp"
 #include "mode/service.hpp"
@@ -82,6 +85,14 @@ int main(int argc, char** argv) {
     mode::Node node{sys, opts};
     node.register_service<Fetcher, std::string>("Fetcher");
     node.register_service<Crasher, std::string>("Crasher");
+    mode::ClusterSignal<std::string> chat{node, "chat"};
+    chat.connect(
+        [&chat, name = node.name()](const std::string& sender, const std::string& text) {
+          std::printf("heard %s %s\n", sender.c_str(), text.c_str());
+          std::fflush(stdout);
+          chat.send_nowait(name, "echo " + text);
+        },
+        {.sender = "wanted"});
     std::printf("node %s port %u\n", node.name().c_str(), node.port());
     for (const auto& peer : node.peers())
       std::printf("peer %s\n", peer.name().c_str());
