@@ -11,6 +11,10 @@
 //        published on b for a child, monitor it, tell it to go, it quits with an error,
 //        the down_msg arrives; one child in flight, as in the mode case.
 //
+// remote/signal: node a sends N ints on a ClusterSignal<int> that node b has a receiver
+//        for, as fast as it can, until b counted all N; against raw CAF sending the same N
+//        ints to a remote group (b's local group, published; one member counting).
+//
 // Node b runs in a child process forked before any actor system exists; it is ended at
 // the end of the run. Each round measures both for a window of 1 s (0.1 s with
 // --quick) after a warm-up of a quarter of that; --reps rounds (default 5). Lines:
@@ -18,6 +22,8 @@
 //    "latency_us":...,"raw_caf_cycles_per_s":...,"ratio":...}
 //   {"bench":"remote","case":"remote/restart-1","impl":"caf","cycles_per_s":...,
 //    "latency_us":...}
+//   {"bench":"remote","case":"remote/signal","impl":"mode","sends_per_s":...,
+//    "raw_caf_sends_per_s":...,"ratio":...}
 // latency_us is the time per restart with one child in flight (1e6 / rate).
 #include <signal.h>
 #include <sys/wait.h>
@@ -38,6 +44,7 @@
 #include <caf/io/all.hpp>
 
 #include "bench_support.hpp"
+#include "mode/cluster_signal.hpp"
 #include "mode/logging.hpp"
 #include "mode/node.hpp"
 #include "mode/remote_child.hpp"
@@ -49,6 +56,10 @@ namespace {
 namespace bench = mode::bench;
 using spawn_atom = caf::atom_constant<caf::atom("b_spawn")>;
 using go_atom = caf::atom_constant<caf::atom("b_go")>;
+using count_atom = caf::atom_constant<caf::atom("b_count")>;
+
+std::atomic<std::uint64_t> cluster_heard{0};  // on node b
+std::atomic<std::uint64_t> group_heard{0};    // on node b
 
 std::chrono::duration<double> window{1.0};
 
@@ -80,8 +91,23 @@ caf::behavior spawner(caf::event_based_actor* self, int /*unused: CAF needs an a
   }};
 }
 
-/// Node b: publishes a mode node and the raw spawner on loopback, writes both ports to
-/// `out_fd`, and runs until SIGTERM.
+// Answers how many sends b heard: (cluster signal, remote group).
+caf::behavior counter(caf::event_based_actor*, int) {
+  return {[](count_atom) {
+    return caf::make_message(cluster_heard.load(), group_heard.load());
+  }};
+}
+
+// A member of the raw remote group: counts.
+caf::behavior group_member(caf::event_based_actor* self, const caf::group& group) {
+  self->join(group);
+  return {[](int) {
+    group_heard.fetch_add(1, std::memory_order_relaxed);
+  }};
+}
+
+/// Node b: publishes a mode node, the raw spawner, a counter and its local groups on
+/// loopback, writes the ports to `out_fd`, and runs until SIGTERM.
 [[noreturn]] void run_node_b(int out_fd, const bench::options& opts) {
   sigset_t stop;
   sigemptyset(&stop);
@@ -102,13 +128,23 @@ caf::behavior spawner(caf::event_based_actor* self, int /*unused: CAF needs an a
       auto raw_port = sys.middleman().publish(raw, 0, "127.0.0.1");
       if (!raw_port)
         throw std::runtime_error("cannot publish the raw spawner: " + sys.render(raw_port.error()));
-      auto ports = fmt::format("{} {}\n", node.port(), *raw_port);
+      mode::ClusterSignal<int> heard{node, "bench"};
+      heard.connect(
+          [](const std::string&, int) { cluster_heard.fetch_add(1, std::memory_order_relaxed); });
+      auto count = sys.spawn(counter, 0);
+      auto count_port = sys.middleman().publish(count, 0, "127.0.0.1");
+      auto member = sys.spawn(group_member, sys.groups().get_local("bench-raw"));
+      auto groups_port = sys.middleman().publish_local_groups(0, "127.0.0.1");
+      if (!count_port || !groups_port)
+        throw std::runtime_error("cannot publish the counter or the groups");
+      auto ports = fmt::format("{} {} {} {}\n", node.port(), *raw_port, *count_port, *groups_port);
       if (::write(out_fd, ports.data(), ports.size()) != static_cast<ssize_t>(ports.size()))
         throw std::runtime_error("cannot write the ports");
       ::close(out_fd);
       int sig = 0;
       sigwait(&stop, &sig);
-      caf::anon_send_exit(raw, caf::exit_reason::user_shutdown);
+      for (const auto& a : {raw, count, member})
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
     }
     sys.middleman().stop();
   } catch (const std::exception& e) {
@@ -123,6 +159,8 @@ struct node_b_process {
   pid_t pid = -1;
   std::uint16_t node_port = 0;
   std::uint16_t raw_port = 0;
+  std::uint16_t count_port = 0;
+  std::uint16_t groups_port = 0;
 
   explicit node_b_process(const bench::options& opts) {
     int fds[2];
@@ -142,12 +180,13 @@ struct node_b_process {
     for (ssize_t n = 0; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
       text.append(buf, static_cast<std::size_t>(n));
     ::close(fds[0]);
-    unsigned a = 0;
-    unsigned b = 0;
-    if (std::sscanf(text.c_str(), "%u %u", &a, &b) != 2)
+    unsigned p[4] = {};
+    if (std::sscanf(text.c_str(), "%u %u %u %u", &p[0], &p[1], &p[2], &p[3]) != 4)
       throw std::runtime_error("node b did not start (see its error above)");
-    node_port = static_cast<std::uint16_t>(a);
-    raw_port = static_cast<std::uint16_t>(b);
+    node_port = static_cast<std::uint16_t>(p[0]);
+    raw_port = static_cast<std::uint16_t>(p[1]);
+    count_port = static_cast<std::uint16_t>(p[2]);
+    groups_port = static_cast<std::uint16_t>(p[3]);
   }
   ~node_b_process() {
     ::kill(pid, SIGTERM);
@@ -222,49 +261,41 @@ double caf_round(caf::actor_system& sys, const caf::actor& spawner_proxy) {
   return r;
 }
 
-int run(const bench::options& opts) {
-  if (!opts.impl.empty() && opts.impl != "mode" && opts.impl != "caf")
-    throw std::invalid_argument(
-        fmt::format("option '--impl': unknown implementation '{}' (known: mode, caf)", opts.impl));
-  if (!opts.wants("remote/restart-1"))
-    throw std::invalid_argument(fmt::format(
-        "option '--filter': no benchmark name contains '{}' (see --help)", opts.filter));
-  if (opts.quick)
-    window = std::chrono::duration<double>{0.1};
-  auto meta = bench::meta_line("remote_bench", opts);
-  meta.add("caf_version", CAF_VERSION).add("window_s", window.count());
-  meta.print();
-  node_b_process b{opts};  // before any thread of this process starts
-  quiet_logging();
-  caf::actor_system_config cfg;
-  mode::NodeOptions node_opts;
-  node_opts.name = "a";
-  mode::configure_node(cfg, node_opts);
-  caf::actor_system sys{bench::configure(cfg, opts)};
-  bench::json_line{"system"}.add("scheduler_threads", sys.scheduler().num_workers()).print();
-  std::vector<double> ours;
-  std::vector<double> raws;
-  std::vector<double> ratios;
-  bool mode = opts.wants_impl("mode");
-  bool caf = opts.wants_impl("caf");
-  {
-    mode::Node a{sys, node_opts};
-    auto to_b = a.connect({"127.0.0.1", b.node_port});
-    auto spawner_proxy = sys.middleman().remote_actor("127.0.0.1", b.raw_port);
-    if (!spawner_proxy)
-      throw std::runtime_error("cannot reach the raw spawner: " +
-                               sys.render(spawner_proxy.error()));
-    int reps = opts.repetitions(5, 1);
-    for (int i = 0; i < reps; ++i) {
-      if (mode)
-        ours.push_back(mode_round(sys, to_b));
-      if (caf)
-        raws.push_back(caf_round(sys, *spawner_proxy));
-      if (mode && caf)
-        ratios.push_back(bench::ratio(ours.back(), raws.back()));
-    }
+/// What node b heard so far: (cluster signal sends, remote group sends).
+std::pair<std::uint64_t, std::uint64_t> heard_on_b(caf::actor_system& sys,
+                                                   const caf::actor& counter) {
+  std::pair<std::uint64_t, std::uint64_t> result;
+  caf::scoped_actor self{sys};
+  self->request(counter, std::chrono::seconds{10}, count_atom::value)
+      .receive(
+          [&](std::uint64_t c, std::uint64_t g) {
+            result = {c, g};
+          },
+          [&](caf::error& err) {
+            throw std::runtime_error("cannot ask node b: " + sys.render(err));
+          });
+  return result;
+}
+
+/// Sends per second: `send(i)` for i < n, until node b heard all n (`heard` reads its count).
+template <class Send, class Heard>
+double send_rate(std::size_t n, Send send, Heard heard) {
+  auto before = heard();
+  bench::stopwatch clock;
+  for (std::size_t i = 0; i < n; ++i)
+    send(static_cast<int>(i));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+  while (heard() < before + n) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(
+          fmt::format("node b heard {} of {} sends within 60 s", heard() - before, n));
+    std::this_thread::sleep_for(std::chrono::microseconds{200});
   }
-  sys.middleman().stop();
+  return static_cast<double>(n) / (clock.elapsed_us() / 1e6);
+}
+
+void print_restart_lines(const std::vector<double>& ours, const std::vector<double>& raws,
+                         const std::vector<double>& ratios, bool mode, bool caf) {
   const std::string name = "remote/restart-1";
   if (caf) {
     auto s = bench::summarize(raws);
@@ -284,6 +315,98 @@ int run(const bench::options& opts) {
     line.add("ratio", caf ? bench::summarize(ratios).median : bench::ratio(1, 0));
     line.print();
   }
+}
+
+void print_signal_lines(const std::vector<double>& ours, const std::vector<double>& raws,
+                        const std::vector<double>& ratios, std::size_t n) {
+  const std::string name = "remote/signal";
+  if (!raws.empty()) {
+    bench::json_line line{"remote"};
+    line.add("case", name).add("impl", "caf").add("transport", "remote_group");
+    line.add("sends", n).add("reps", raws.size());
+    line.add("sends_per_s", bench::summarize(raws).median);
+    line.print();
+  }
+  if (!ours.empty()) {
+    bench::json_line line{"remote"};
+    line.add("case", name).add("impl", "mode").add("sends", n).add("reps", ours.size());
+    line.add("sends_per_s", bench::summarize(ours).median);
+    line.add("raw_caf_sends_per_s", raws.empty() ? 0.0 : bench::summarize(raws).median);
+    line.add("ratio", ratios.empty() ? bench::ratio(1, 0) : bench::summarize(ratios).median);
+    line.print();
+  }
+}
+
+int run(const bench::options& opts) {
+  if (!opts.impl.empty() && opts.impl != "mode" && opts.impl != "caf")
+    throw std::invalid_argument(
+        fmt::format("option '--impl': unknown implementation '{}' (known: mode, caf)", opts.impl));
+  bool restarts = opts.wants("remote/restart-1");
+  bool signals = opts.wants("remote/signal");
+  if (!restarts && !signals)
+    throw std::invalid_argument(fmt::format(
+        "option '--filter': no benchmark name contains '{}' (see --help)", opts.filter));
+  if (opts.quick)
+    window = std::chrono::duration<double>{0.1};
+  auto meta = bench::meta_line("remote_bench", opts);
+  meta.add("caf_version", CAF_VERSION).add("window_s", window.count());
+  meta.print();
+  node_b_process b{opts};  // before any thread of this process starts
+  quiet_logging();
+  caf::actor_system_config cfg;
+  mode::NodeOptions node_opts;
+  node_opts.name = "a";
+  mode::configure_node(cfg, node_opts);
+  caf::actor_system sys{bench::configure(cfg, opts)};
+  bench::json_line{"system"}.add("scheduler_threads", sys.scheduler().num_workers()).print();
+  std::vector<double> ours;
+  std::vector<double> raws;
+  std::vector<double> ratios;
+  std::vector<double> sig_ours;
+  std::vector<double> sig_raws;
+  std::vector<double> sig_ratios;
+  bool mode = opts.wants_impl("mode");
+  bool caf = opts.wants_impl("caf");
+  std::size_t sends = opts.quick ? 2'000 : 50'000;
+  {
+    mode::Node a{sys, node_opts};
+    auto to_b = a.connect({"127.0.0.1", b.node_port});
+    auto spawner_proxy = sys.middleman().remote_actor("127.0.0.1", b.raw_port);
+    auto counter_proxy = sys.middleman().remote_actor("127.0.0.1", b.count_port);
+    auto group = sys.middleman().remote_group("bench-raw", "127.0.0.1", b.groups_port);
+    if (!spawner_proxy || !counter_proxy || !group)
+      throw std::runtime_error("cannot reach node b's raw actors or its groups");
+    mode::ClusterSignal<int> bench_signal{a, "bench"};
+    int reps = opts.repetitions(5, 1);
+    for (int i = 0; i < reps; ++i) {
+      if (restarts) {
+        if (mode)
+          ours.push_back(mode_round(sys, to_b));
+        if (caf)
+          raws.push_back(caf_round(sys, *spawner_proxy));
+        if (mode && caf)
+          ratios.push_back(bench::ratio(ours.back(), raws.back()));
+      }
+      if (signals) {
+        auto& counter = *counter_proxy;
+        if (mode)
+          sig_ours.push_back(send_rate(
+              sends, [&](int x) { bench_signal.send_nowait("a", x); },
+              [&] { return heard_on_b(sys, counter).first; }));
+        if (caf)
+          sig_raws.push_back(send_rate(
+              sends, [&](int x) { caf::anon_send(*group, x); },
+              [&] { return heard_on_b(sys, counter).second; }));
+        if (mode && caf)
+          sig_ratios.push_back(bench::ratio(sig_ours.back(), sig_raws.back()));
+      }
+    }
+  }
+  sys.middleman().stop();
+  if (restarts)
+    print_restart_lines(ours, raws, ratios, mode, caf);
+  if (signals)
+    print_signal_lines(sig_ours, sig_raws, sig_ratios, sends);
   return 0;
 }
 
@@ -292,9 +415,9 @@ int run(const bench::options& opts) {
 int main(int argc, char** argv) {
   return bench::bench_main(
       argc, argv, "remote_bench",
-      "Prints JSON lines: remote restarts per second (node b in a child process on loopback)\n"
-      "vs raw CAF remote spawn + monitor.\n"
-      "Benchmarks: remote/restart-1\n"
+      "Prints JSON lines: remote restarts and cluster signal sends per second (node b in a\n"
+      "child process on loopback) vs raw CAF remote spawn + monitor and a remote group.\n"
+      "Benchmarks: remote/restart-1 remote/signal\n"
       "Implementations (--impl): mode, caf\n",
       run);
 }
