@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "mode/detail/reply.hpp"
 #include "mode/errors.hpp"
@@ -36,12 +37,23 @@ caf::timespan to_timespan(Seconds s) {
   return std::chrono::duration_cast<caf::timespan>(s.duration());
 }
 
+// The blocking calls (connect, spawn, RemoteService's) wait on a scoped_actor whose helper
+// needs a scheduler thread: on an actor's thread they would hold that thread.
+void require_plain_thread(caf::actor_system& sys) {
+  if (detail::running_actor() != nullptr || detail::on_scheduler_thread(sys))
+    throw std::logic_error(
+        "mode: a blocking call of mode::Node, RemoteNode or RemoteService was made on an "
+        "actor's thread, where it would block the scheduler; call it from a plain thread (use "
+        "RemoteChild in a supervisor for services on other nodes)");
+}
+
 // Sends `msg` to the remote actor `target` and blocks until its reply, its down message
 // or the deadline (see remote_call.hpp). `on_reply` takes the reply's elements (Ts...).
 template <class... Ts, class OnReply>
 caf::error call_remote(const caf::actor& target, Seconds timeout, caf::message msg,
                        OnReply on_reply) {
   auto& sys = target->home_system();
+  require_plain_thread(sys);
   auto helper = detail::spawn_remote_call<detail::remote_answer::as_target, Ts...>(
       sys, target, timeout, std::move(msg));
   caf::error failure;
@@ -67,6 +79,13 @@ caf::duration remote_deadline(Seconds timeout) {
 void configure_node(caf::actor_system_config& cfg, const NodeOptions& opts) {
   validate(opts);
   cfg.load<caf::io::middleman>();
+  if (opts.uses_tls()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = opts.tls_certificate;
+    cfg.openssl_key = opts.tls_key;
+    cfg.openssl_passphrase = opts.tls_key_passphrase;
+    cfg.openssl_cafile = opts.tls_ca_file;
+  }
   cfg.set("middleman.heartbeat-interval", to_timespan(opts.heartbeat_interval));
   cfg.set("middleman.connection-timeout", to_timespan(opts.connection_timeout));
 }
@@ -114,6 +133,23 @@ struct node_state {
 
 namespace {
 
+// The middleman actor that makes this node's connections: the openssl module's for TLS.
+caf::io::middleman_actor connections_of(const detail::node_state& st) {
+  return st.opts.uses_tls() ? st.sys->openssl_manager().actor_handle()
+                            : st.sys->middleman().actor_handle();
+}
+
+void unpublish(const detail::node_state& st) {
+  caf::scoped_actor self{*st.sys};
+  self->request(connections_of(st), detail::remote_deadline(st.opts.request_timeout),
+                caf::unpublish_atom::value, st.actor.address(), st.port)
+      .receive([] {},
+               [&](const caf::error& err) {
+                 node_log()->warn("Node {}: unpublishing port {}: {}", st.opts.name, st.port,
+                                  st.sys->render(err));
+               });
+}
+
 // Builds a service of a registered type for a peer and keeps its handle; with an owner,
 // the service is stopped when the owner goes down.
 caf::result<caf::actor, std::string> host(caf::event_based_actor* self,
@@ -148,12 +184,21 @@ caf::result<caf::actor, std::string> host(caf::event_based_actor* self,
                                    fmt::format("node {}: cannot make a '{}': {}", st->opts.name,
                                                type, describe_exception(std::current_exception())));
   }
-  ServiceHandle handle{*st->sys, svc};
+  std::optional<ServiceHandle> made;
+  std::string label;
+  try {
+    made.emplace(*st->sys, svc);  // reads the service's label()
+    label = made->label();
+  } catch (...) {
+    return detail::make_mode_error(detail::errc::handler_failed,
+                                   fmt::format("node {}: cannot run a '{}': {}", st->opts.name,
+                                               type, describe_exception(std::current_exception())));
+  }
+  ServiceHandle handle = std::move(*made);
   auto hdl = handle.actor();
   self->monitor(hdl);
   if (owner)
     self->monitor(owner);
-  auto label = handle.label();
   st->hosted.emplace(hdl.id(), detail::hosted_service{std::move(handle), owner.address()});
   return {hdl, std::move(label)};
 }
@@ -166,7 +211,7 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
                          caf::to_string(msg));
         return caf::sec::unexpected_message;
       });
-  self->set_down_handler([weak](caf::scheduled_actor*, caf::down_msg& dm) {
+  self->set_down_handler([self, weak](caf::scheduled_actor*, caf::down_msg& dm) {
     auto st = weak.lock();
     if (!st)
       return;
@@ -183,6 +228,10 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
         node_log()->warn("Node {}: the owner of {} here went down ({}): stopping it", st->opts.name,
                          hosted.handle.label(), caf::to_string(dm.reason));
         hosted.handle.send_stop();
+        // A service that never started does not end its actor when stopped, and a stop may
+        // hang: whatever is left by the deadline is ended.
+        self->delayed_send(self, to_timespan(st->opts.request_timeout),
+                           detail::node_reap_atom::value, id);
       }
     if (owner)
       return;
@@ -193,13 +242,16 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
       st->inbound.erase(i);
       // it may be an outbound peer too: go on
     }
-    for (auto i = st->peers.begin(); i != st->peers.end(); ++i)
-      if (i->second.actor().address() == dm.source) {
-        node_log()->warn("Node {}: lost peer {} at {}: {}", st->opts.name, i->second.name(),
-                         i->first, caf::to_string(dm.reason));
-        st->peers.erase(i);
-        return;
+    // Every entry of it: a node may have been reached under two spellings of its address.
+    for (auto i = st->peers.begin(); i != st->peers.end();) {
+      if (i->second.actor().address() != dm.source) {
+        ++i;
+        continue;
       }
+      node_log()->warn("Node {}: lost peer {} at {}: {}", st->opts.name, i->second.name(), i->first,
+                       caf::to_string(dm.reason));
+      i = st->peers.erase(i);
+    }
   });
   return {
       [weak](detail::node_hello_atom) -> caf::result<std::string, std::vector<std::string>> {
@@ -236,9 +288,21 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
         }
         try {
           route(sender, args);
-        } catch (const std::exception& e) {
+        } catch (...) {
           node_log()->warn("Node {}: dropped a send of cluster signal '{}' from a peer: {}",
-                           st->opts.name, name, e.what());
+                           st->opts.name, name, describe_exception(std::current_exception()));
+        }
+      },
+      [weak](detail::node_reap_atom, caf::actor_id id) {
+        auto st = weak.lock();
+        if (!st)
+          return;
+        if (auto i = st->hosted.find(id); i != st->hosted.end()) {
+          node_log()->warn("Node {}: {} did not end within {} of its stop: ending its actor",
+                           st->opts.name, i->second.handle.label(),
+                           to_string(st->opts.request_timeout));
+          if (auto hdl = i->second.handle.actor())
+            caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
         }
       },
       [self, weak](detail::node_spawn_atom, const std::string& type,
@@ -261,25 +325,31 @@ Node::Node(caf::actor_system& sys, NodeOptions opts)
     throw NodeError(
         "mode::Node: the actor system has no middleman: call "
         "mode::configure_node(cfg, options) before building it");
+  if (opts.uses_tls() && !sys.has_openssl_manager())
+    throw NodeError(
+        "mode::Node: TLS options, but the actor system has no openssl module: call "
+        "mode::configure_node(cfg, options) with these options before building it");
   if (opts.name.empty())
     opts.name = fmt::format("node-{}", ::getpid());
   state_->sys = &sys;
   state_->opts = std::move(opts);
   auto& o = state_->opts;
   state_->actor = sys.spawn(node_actor, std::weak_ptr<detail::node_state>{state_});
-  auto port = sys.middleman().publish(state_->actor, o.port, o.host.c_str(), false);
+  auto port = o.uses_tls() ? caf::openssl::publish(state_->actor, o.port, o.host.c_str(), false)
+                           : sys.middleman().publish(state_->actor, o.port, o.host.c_str(), false);
   if (!port) {
     caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
     throw NodeError(fmt::format("node {}: cannot listen on {}: {}", o.name,
                                 PeerAddress{o.host, o.port}.to_string(), sys.render(port.error())));
   }
   state_->port = *port;
-  node_log()->info("Node {}: listening on {}", o.name, PeerAddress{o.host, *port}.to_string());
+  node_log()->info("Node {}: listening on {}{}", o.name, PeerAddress{o.host, *port}.to_string(),
+                   o.uses_tls() ? " (TLS)" : "");
   try {
     for (const auto& peer : o.peers)
       connect(peer);
   } catch (...) {
-    sys.middleman().unpublish(state_->actor, state_->port);
+    unpublish(*state_);
     caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
     throw;
   }
@@ -287,7 +357,7 @@ Node::Node(caf::actor_system& sys, NodeOptions opts)
 
 Node::~Node() {
   auto& sys = *state_->sys;
-  sys.middleman().unpublish(state_->actor, state_->port);
+  unpublish(*state_);
   // The hosted handles are the node actor's; ask it for them rather than race it.
   caf::scoped_actor self{sys};
   caf::anon_send_exit(state_->actor, caf::exit_reason::user_shutdown);
@@ -340,6 +410,7 @@ std::vector<std::string> Node::service_types() const {
 }
 
 RemoteNode Node::connect(const PeerAddress& peer) {
+  require_plain_thread(*state_->sys);
   auto key = peer.to_string();
   {
     std::lock_guard<std::mutex> guard{state_->mtx};
@@ -355,7 +426,7 @@ RemoteNode Node::connect(const PeerAddress& peer) {
   caf::error failure;
   {
     caf::scoped_actor self{sys};
-    self->request(sys.middleman().actor_handle(), detail::remote_deadline(timeout),
+    self->request(connections_of(*state_), detail::remote_deadline(timeout),
                   caf::connect_atom::value, peer.host, peer.port)
         .receive(
             [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
@@ -379,49 +450,73 @@ RemoteNode Node::connect(const PeerAddress& peer) {
       [&](std::string& peer_name, std::vector<std::string>& types) {
         answer.emplace(std::move(peer_name), std::move(types));
       });
-  if (!answer)
+  if (!answer) {
+    if (failure == caf::sec::request_timeout)
+      throw NodeError(
+          fmt::format("node {}: {} did not answer a mode node's hello within {} (a "
+                      "hung peer, or not a mode node)",
+                      name, key, to_string(timeout)));
+    if (failure == caf::sec::request_receiver_down)
+      throw NodeLost(fmt::format("node {}: {} went away during the hello", name, key));
     throw NodeError(fmt::format("node {}: {} is not a mode node (its hello got {})", name, key,
                                 sys.render(failure)));
+  }
   RemoteNode remote{*proxy, std::move(answer->first), peer, std::move(answer->second),
                     state_->opts.request_timeout};
-  caf::anon_send(state_->actor, detail::node_watch_atom::value, *proxy);
-  node_log()->info("Node {}: connected to peer {} at {}", name, remote.name(), key);
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  return state_->peers.try_emplace(key, std::move(remote)).first->second;
-}
-
-void Node::add_signal_route(std::string name, signal_route route) {
-  if (name.empty())
-    throw std::invalid_argument("mode::Node: a cluster signal needs a name");
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  auto [i, fresh] = state_->signals.try_emplace(name, std::move(route));
-  if (!fresh)
-    throw std::invalid_argument(
-        fmt::format("mode::Node {}: a cluster signal named '{}' exists on this node already",
-                    state_->opts.name, name));
-}
-
-void Node::remove_signal_route(const std::string& name) noexcept {
-  std::lock_guard<std::mutex> guard{state_->mtx};
-  state_->signals.erase(name);
-}
-
-std::size_t Node::broadcast_signal(const std::string& name, const std::string& sender,
-                                   const caf::message& args) const {
-  std::vector<caf::actor> targets;
+  RemoteNode result;
   {
     std::lock_guard<std::mutex> guard{state_->mtx};
-    for (const auto& [key, peer] : state_->peers)
-      targets.push_back(peer.actor());
-    for (const auto& [addr, peer] : state_->inbound)
-      if (std::none_of(targets.begin(), targets.end(),
-                       [&](const caf::actor& t) { return t.address() == addr; }))
-        targets.push_back(peer.first);
+    result = state_->peers.try_emplace(key, std::move(remote)).first->second;
   }
-  if (targets.empty())
+  // After the entry exists: the down message of a peer lost at once must find it.
+  caf::anon_send(state_->actor, detail::node_watch_atom::value, *proxy);
+  node_log()->info("Node {}: connected to peer {} at {}", name, result.name(), key);
+  return result;
+}
+
+SignalRoute Node::route_signal(std::string name, signal_route route) {
+  if (name.empty())
+    throw std::invalid_argument("mode::Node: a cluster signal needs a name");
+  {
+    std::lock_guard<std::mutex> guard{state_->mtx};
+    auto [i, fresh] = state_->signals.try_emplace(name, std::move(route));
+    if (!fresh)
+      throw std::invalid_argument(
+          fmt::format("mode::Node {}: a cluster signal named '{}' exists on this node already",
+                      state_->opts.name, name));
+  }
+  SignalRoute result;
+  result.node_ = state_;
+  result.name_ = std::move(name);
+  return result;
+}
+
+SignalRoute::~SignalRoute() {
+  if (auto st = node_.lock()) {
+    std::lock_guard<std::mutex> guard{st->mtx};
+    st->signals.erase(name_);
+  }
+}
+
+std::size_t SignalRoute::broadcast(const std::string& sender, const caf::message& args) const {
+  auto st = node_.lock();
+  if (!st)
     return 0;
+  std::vector<caf::actor> targets;
+  {
+    std::lock_guard<std::mutex> guard{st->mtx};
+    auto add = [&](const caf::actor& node) {
+      if (std::none_of(targets.begin(), targets.end(),
+                       [&](const caf::actor& t) { return t.address() == node.address(); }))
+        targets.push_back(node);
+    };
+    for (const auto& [key, peer] : st->peers)
+      add(peer.actor());
+    for (const auto& [addr, peer] : st->inbound)
+      add(peer.first);
+  }
   for (const auto& t : targets)
-    caf::anon_send(t, detail::node_signal_atom::value, name, sender, args);
+    caf::anon_send(t, detail::node_signal_atom::value, name_, sender, args);
   return targets.size();
 }
 

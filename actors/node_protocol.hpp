@@ -17,6 +17,9 @@ using node_signal_atom = caf::atom_constant<caf::atom("m_nsignal")>;
 /// (spawn, type name, arguments, owner actor) -> the same; the node stops the service
 /// when the owner goes down (its node lost, or it ended without stopping the service).
 using node_spawn_atom = caf::atom_constant<caf::atom("m_nspawn")>;
+/// (reap, service actor id): a node ends a service whose owner went down if its stop did
+/// not end it by now (sent to itself, delayed by the request timeout).
+using node_reap_atom = caf::atom_constant<caf::atom("m_nreap")>;
 /// (watch, peer node actor): a node monitors a peer it connected to (sent to itself).
 using node_watch_atom = caf::atom_constant<caf::atom("m_nwatch")>;
 

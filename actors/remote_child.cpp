@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <caf/all.hpp>
 
@@ -142,11 +144,19 @@ bool RemoteChild::is_lost(const std::string& node) const {
 
 task<void> RemoteChild::on_start() {
   auto& self = own_actor(*this);
+  running_on leftover;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     stopping_ = false;
+    leftover = std::exchange(current_, running_on{});
   }
-  set_running({});
+  // A restart in place: whatever still runs for this child ends first (never two copies).
+  if (leftover.service)
+    caf::anon_send_exit(leftover.service, caf::exit_reason::user_shutdown);
+  auto stopped_meanwhile = [this] {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return stopping_;
+  };
   // Each actor of this service watches the nodes: a node lost while its service runs
   // there is a crash even before the service's own down message arrives.
   for (const auto& n : nodes_)
@@ -172,6 +182,11 @@ task<void> RemoteChild::on_start() {
       continue;
     }
     auto remote = made.reply.get_as<caf::actor>(0);
+    if (stopped_meanwhile()) {
+      // The stop ran while the spawn was in flight and found nothing to stop.
+      caf::anon_send_exit(remote, caf::exit_reason::user_shutdown);
+      co_return;
+    }
     self.monitor(remote);
     set_running({remote, n.name()});
     auto started = co_await remote_call<>(self, remote, timeout_,
@@ -182,10 +197,10 @@ task<void> RemoteChild::on_start() {
       auto where = fmt::format("node {}: ", n.name());
       if (is_crash(err))
         throw ServiceCrashed(where + detail::error_text(err));
-      if (err == caf::sec::request_receiver_down) {
-        mark_lost(n.name());
-        throw NodeLost(where + type_ + " was gone before it started: the node was lost");
-      }
+      // Its actor went without an answer. Whether its node went too, the node actor's own
+      // down message tells (it marks the node lost).
+      if (err == caf::sec::request_receiver_down)
+        throw ServiceNotRunning(where + type_ + " ended before it started");
       if (err == caf::sec::request_timeout)
         throw TimeoutError(fmt::format("mode: {}start of {} timed out after {}", where, type_,
                                        to_string(timeout_)));
@@ -225,38 +240,38 @@ task<void> RemoteChild::on_stop() {
 
 void RemoteChild::on_down_message(const caf::down_msg& msg) {
   running_on now;
+  bool stopping = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (stopping_)
-      return;  // on_stop answers for the remote service now
+    stopping = stopping_;
     now = current_;
   }
-  if (same_actor(msg.source, now.service)) {
-    set_gone();
-    if (msg.reason == caf::exit_reason::remote_link_unreachable) {
-      mark_lost(now.node);
-      crash(std::make_exception_ptr(NodeLost(fmt::format(
-          "node {} was lost (its process ended, or it went silent past the connection timeout)",
-          now.node))));
-    } else if (msg.reason) {
-      crash(std::make_exception_ptr(
-          ServiceCrashed(fmt::format("node {}: {}", now.node, detail::error_text(msg.reason)))));
-    } else {
-      crash(std::make_exception_ptr(ServiceNotRunning(
-          fmt::format("node {}: {} stopped there (not by its supervisor)", now.node, type_))));
-    }
-    return;
-  }
+  // A node lost is recorded even during a stop: it is not tried again.
   for (const auto& n : nodes_)
     if (same_actor(msg.source, n.actor())) {
       mark_lost(n.name());
-      if (n.name() == now.node && now.service) {
+      if (!stopping && n.name() == now.node && now.service) {
         set_gone();
         crash(std::make_exception_ptr(
             NodeLost(fmt::format("node {} was lost ({})", now.node, caf::to_string(msg.reason)))));
       }
       return;
     }
+  if (stopping || !same_actor(msg.source, now.service))
+    return;  // during a stop, on_stop answers for the remote service
+  set_gone();
+  if (msg.reason == caf::exit_reason::remote_link_unreachable) {
+    mark_lost(now.node);
+    crash(std::make_exception_ptr(NodeLost(fmt::format(
+        "node {} was lost (its process ended, or it went silent past the connection timeout)",
+        now.node))));
+  } else if (msg.reason) {
+    crash(std::make_exception_ptr(
+        ServiceCrashed(fmt::format("node {}: {}", now.node, detail::error_text(msg.reason)))));
+  } else {
+    crash(std::make_exception_ptr(ServiceNotRunning(
+        fmt::format("node {}: {} stopped there (not by its supervisor)", now.node, type_))));
+  }
 }
 
 void RemoteChild::on_actor_exit(const caf::error& failure) noexcept {

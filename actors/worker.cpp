@@ -54,7 +54,11 @@ class worker_config : public caf::actor_system_config {
         peers(peer_list(node_defaults.peers)),
         heartbeat(node_defaults.heartbeat_interval.count()),
         connection_timeout(node_defaults.connection_timeout.count()),
-        request_timeout(node_defaults.request_timeout.count()) {
+        request_timeout(node_defaults.request_timeout.count()),
+        tls_certificate(node_defaults.tls_certificate),
+        tls_key(node_defaults.tls_key),
+        tls_ca_file(node_defaults.tls_ca_file),
+        node_plain(node_defaults.plain_beyond_loopback) {
     opt_group{custom_options_, "global"}
         .add(log_level, "loglevel,l",
              fmt::format("log level: debug, info, warning, error, critical or a number "
@@ -107,7 +111,14 @@ class worker_config : public caf::actor_system_config {
                          node_defaults.connection_timeout.count()))
         .add(request_timeout, "request-timeout",
              fmt::format("seconds each remote call may take (default: {})",
-                         node_defaults.request_timeout.count()));
+                         node_defaults.request_timeout.count()))
+        .add(tls_certificate, "tls-certificate",
+             "TLS between nodes: this node's certificate chain (PEM); with --tls-key and "
+             "--tls-ca-file (default: none, plain TCP)")
+        .add(tls_key, "tls-key", "the certificate's private key (PEM)")
+        .add(tls_ca_file, "tls-ca-file", "the CA certificates (PEM) peers' certificates chain to")
+        .add(node_plain, "node-plain",
+             "allow plain TCP beyond loopback (--node-host or a peer elsewhere) without TLS");
   }
 
   /// The options' help text (without CAF's groups; those are in --long-help).
@@ -163,6 +174,10 @@ class worker_config : public caf::actor_system_config {
     node.heartbeat_interval = seconds(heartbeat, "--heartbeat");
     node.connection_timeout = seconds(connection_timeout, "--connection-timeout");
     node.request_timeout = seconds(request_timeout, "--request-timeout");
+    node.tls_certificate = tls_certificate;
+    node.tls_key = tls_key;
+    node.tls_ca_file = tls_ca_file;
+    node.plain_beyond_loopback = node_plain;
     opts.node = std::move(node);
   }
 
@@ -192,6 +207,10 @@ class worker_config : public caf::actor_system_config {
   double heartbeat;
   double connection_timeout;
   double request_timeout;
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_ca_file;
+  bool node_plain;
 };
 
 // CAF's parser errors name the argument in a settings context; say what was wrong

@@ -1,6 +1,7 @@
 # FindCAF: locate Debian's libcaf-dev (0.17.x), which ships no CMake package.
 #
-# Components: core (always), io. Defines imported targets CAF::core and CAF::io,
+# Components: core (always), io, openssl. Defines imported targets CAF::core, CAF::io and
+# CAF::openssl,
 # and CAF_FOUND / CAF_VERSION / CAF_INCLUDE_DIR.
 #
 # CAF_ROOT (CMake or environment variable) selects another CAF install, for example the
@@ -53,6 +54,9 @@ foreach(_comp core ${CAF_FIND_COMPONENTS})
         INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}")
       if(NOT _comp STREQUAL "core")
         set_property(TARGET CAF::${_comp} APPEND PROPERTY INTERFACE_LINK_LIBRARIES CAF::core)
+      endif()
+      if(_comp STREQUAL "openssl")
+        set_property(TARGET CAF::openssl APPEND PROPERTY INTERFACE_LINK_LIBRARIES CAF::io)
       endif()
     endif()
   endif()

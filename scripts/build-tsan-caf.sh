@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds libcaf_core and libcaf_io 0.17.6 with -fsanitize=thread and installs them into
+# Builds libcaf_core, libcaf_io and libcaf_openssl 0.17.6 with -fsanitize=thread and installs them into
 # a cache directory outside the checkout; prints that directory (the CAF_ROOT for CMake).
 #
 # Why: ThreadSanitizer cannot see the atomics inside Debian's uninstrumented libcaf, so
@@ -27,7 +27,7 @@ cxx=${CXX:-g++}
 # Debian's, so the TSan build is a drop-in for libcaf-dev.
 cxx_flags="-std=c++11 -fsanitize=thread"
 # recipe: bump when this script changes what it builds, so cached builds are redone.
-stamp_text="recipe=1 caf=${caf_version} cxx=$("$cxx" -dumpfullversion) flags=${cxx_flags} build=RelWithDebInfo"
+stamp_text="recipe=2 caf=${caf_version} cxx=$("$cxx" -dumpfullversion) flags=${cxx_flags} build=RelWithDebInfo"
 stamp=$prefix/.mode-cpp-stamp
 
 log() { echo "build-tsan-caf: $*" >&2; }
@@ -109,7 +109,7 @@ sed -i 's|^#include <cstring>$|&\n#include <limits>|' \
   "$src/libcaf_io/caf/io/network/receive_buffer.hpp"
 
 # -- configure, build, install ------------------------------------------------------
-log "building libcaf_core + libcaf_io ${caf_version} with ThreadSanitizer (-j${jobs})"
+log "building libcaf_core + libcaf_io + libcaf_openssl ${caf_version} with ThreadSanitizer (-j${jobs})"
 # Only a directory this script made (it has the stamp) or an empty one is replaced.
 if [[ -d $prefix && ! -f $stamp && -n $(ls -A "$prefix") ]]; then
   log "$prefix exists, is not empty and has no $(basename "$stamp"): not replacing it"
@@ -127,7 +127,7 @@ cmake -S "$src" -B "$work/build" \
   -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DCMAKE_INSTALL_LIBDIR=lib \
   -DCAF_NO_EXAMPLES=ON -DCAF_NO_UNIT_TESTS=ON -DCAF_NO_TOOLS=ON \
-  -DCAF_NO_OPENSSL=ON -DCAF_NO_PYTHON=ON -DCAF_NO_OPENCL=ON \
+  -DCAF_NO_PYTHON=ON -DCAF_NO_OPENCL=ON \
   -DCAF_NO_SUMMARY=ON >"$work/configure.log" 2>&1 || {
   cat "$work/configure.log" >&2
   exit 1
@@ -141,8 +141,8 @@ cmake --install "$work/build" >"$work/install.log" 2>&1 || {
   exit 1
 }
 # The installed headers (build_config.hpp included) should be Debian's byte for byte,
-# so that code built against either sees the same CAF (openssl is not built here).
-if [[ -d /usr/include/caf ]] && ! diff -rq -x openssl /usr/include/caf "$prefix/include/caf" >"$work/diff.log"; then
+# so that code built against either sees the same CAF.
+if [[ -d /usr/include/caf ]] && ! diff -rq /usr/include/caf "$prefix/include/caf" >"$work/diff.log"; then
   log "warning: headers differ from /usr/include/caf (code built with CAF_ROOT uses these):"
   cat "$work/diff.log" >&2
 fi

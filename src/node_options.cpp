@@ -1,11 +1,16 @@
 // Peer addresses and node options: parsing and checks, without CAF.
 #include "mode/node_options.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
 #include <fmt/format.h>
+
+#include "node_tls.hpp"
 
 namespace mode {
 
@@ -68,6 +73,49 @@ std::vector<PeerAddress> parse_peers(std::string_view text) {
   return result;
 }
 
+bool is_loopback(std::string_view host) noexcept {
+  if (host == "localhost")
+    return true;
+  // Addresses only: a name such as "127.example.com" is not loopback.
+  std::string text{host};
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+namespace {
+
+void validate_tls(const NodeOptions& opts) {
+  struct file {
+    const std::string& path;
+    const char* field;
+    const char* option;
+  };
+  const file files[] = {{opts.tls_certificate, "tls_certificate", "--tls-certificate"},
+                        {opts.tls_key, "tls_key", "--tls-key"},
+                        {opts.tls_ca_file, "tls_ca_file", "--tls-ca-file"}};
+  bool any = false;
+  for (const auto& f : files)
+    any = any || !f.path.empty();
+  if (!any) {
+    if (!opts.tls_key_passphrase.empty())
+      throw std::invalid_argument(
+          "node option tls_key_passphrase: set, but no tls_key (--tls-key) to open with it");
+    return;
+  }
+  for (const auto& f : files)
+    if (f.path.empty())
+      throw std::invalid_argument(
+          fmt::format("node option {} ({}): missing; TLS needs --tls-certificate, --tls-key "
+                      "and --tls-ca-file together",
+                      f.field, f.option));
+  detail::check_tls_files(opts);
+}
+
+}  // namespace
+
 void validate(const NodeOptions& opts) {
   if (opts.host.empty())
     throw std::invalid_argument("node option host (--node-host): empty; name an address");
@@ -84,6 +132,21 @@ void validate(const NodeOptions& opts) {
     throw std::invalid_argument(
         fmt::format("node option request_timeout (--request-timeout): {} is not positive",
                     to_string(opts.request_timeout)));
+  validate_tls(opts);
+  if (opts.uses_tls() || opts.plain_beyond_loopback)
+    return;
+  auto beyond = [](std::string_view what, std::string_view where) {
+    return std::invalid_argument(fmt::format(
+        "node option {}: '{}' is beyond loopback, where plain TCP can be read and forged: give "
+        "--tls-certificate, --tls-key and --tls-ca-file, or --node-plain "
+        "(plain_beyond_loopback) on a network you trust",
+        what, where));
+  };
+  if (!is_loopback(opts.host))
+    throw beyond("host (--node-host)", opts.host);
+  for (const auto& peer : opts.peers)
+    if (!is_loopback(peer.host))
+      throw beyond("peers (--peers)", peer.to_string());
 }
 
 }  // namespace mode

@@ -87,7 +87,7 @@ TEST_CASE("cluster signal: bad names and sends that do not fit are errors, never
       [&] {
         return warnings.contains(
             "Node b: dropped a send of cluster signal 'orders' from a peer: "
-            "its arguments (1) do not fit (std::string)");
+            "std::invalid_argument: its arguments (1) do not fit (std::string)");
       },
       10s));
   CHECK(log.events().empty());

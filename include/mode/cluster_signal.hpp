@@ -15,7 +15,9 @@
 // vectors and maps of them, or types announced to CAF). A node checks them against its own
 // declaration and drops (with a warning naming the signal) a send that does not fit. A send is
 // fire and forget: at most once per node, no acknowledgement; a node that went is no longer
-// sent to, and its receivers are gone with it. Sends from one node to another arrive in order.
+// sent to, and its receivers are gone with it. Receivers not bound to a service run on the
+// node's actor when a peer's send arrives: keep them short, or bind them to a service. Sends from
+// one node to another arrive in order.
 #pragma once
 
 #include <cstddef>
@@ -46,12 +48,12 @@ class ClusterSignal {
   /// connect() options (`.sender = "key"` filters on a sender).
   using options = typename signal_type::options;
 
-  /// Joins the cluster signal `name` on `node` (which must outlive it). std::invalid_argument if
-  /// the name is empty or another ClusterSignal of this node has it.
-  ClusterSignal(Node& node, std::string name)
-      : node_(&node), state_(std::make_shared<state>(name)) {
+  /// Joins the cluster signal `name` on `node`. std::invalid_argument if the name is empty or
+  /// another ClusterSignal of this node has it. It may outlive the node: it is then a local
+  /// Signal (a Worker ends its node before its services are destroyed).
+  ClusterSignal(Node& node, std::string name) : state_(std::make_shared<state>(name)) {
     std::weak_ptr<state> weak = state_;
-    node.add_signal_route(
+    route_ = node.route_signal(
         std::move(name), [weak](const std::string& sender, const caf::message& args) {
           auto st = weak.lock();
           if (!st)
@@ -62,8 +64,6 @@ class ClusterSignal {
           deliver(*st, sender, args, std::index_sequence_for<Args...>{});
         });
   }
-
-  ~ClusterSignal() { node_->remove_signal_route(name()); }
 
   ClusterSignal(const ClusterSignal&) = delete;
   ClusterSignal& operator=(const ClusterSignal&) = delete;
@@ -93,7 +93,7 @@ class ClusterSignal {
   /// thread.
   std::size_t send_nowait(const std::string& sender, const Args&... args) const {
     state_->sig.send_nowait(sender, args...);
-    return node_->broadcast_signal(name(), sender, caf::make_message(args...));
+    return route_.broadcast(sender, caf::make_message(args...));
   }
 
  private:
@@ -108,8 +108,8 @@ class ClusterSignal {
     st.sig.send_nowait(sender, args.get_as<Args>(I)...);
   }
 
-  Node* node_;
   std::shared_ptr<state> state_;
+  SignalRoute route_;  // after state_, so it ends first: no peer's send reaches a dead signal
 };
 
 }  // namespace mode

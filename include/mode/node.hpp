@@ -46,6 +46,7 @@
 namespace mode {
 
 class Service;
+class SignalRoute;
 
 namespace detail {
 struct node_state;  // actors/node.cpp
@@ -158,6 +159,26 @@ class RemoteNode {
   Seconds timeout_{5.0};
 };
 
+/// A cluster signal's place on a node (Node::route_signal): peers' sends of its name reach its
+/// route until it is destroyed. It may outlive its node (a service holding a ClusterSignal
+/// outlives a Worker's node): it does nothing then.
+class SignalRoute {
+ public:
+  SignalRoute() = default;
+  ~SignalRoute();
+  SignalRoute(SignalRoute&&) noexcept = default;
+  SignalRoute& operator=(SignalRoute&&) noexcept = default;
+
+  /// Sends (name, sender, args) to every node the node talks to (Node::peer_names()); returns
+  /// how many (0 once the node is gone). Fire and forget: at most once, no acknowledgement.
+  std::size_t broadcast(const std::string& sender, const caf::message& args) const;
+
+ private:
+  friend class Node;
+  std::weak_ptr<detail::node_state> node_;
+  std::string name_;
+};
+
 /// This process's node. Publishes its actor when built (NodeError naming host:port if
 /// it cannot), connects to the peers of its options (NodeError naming the first that
 /// cannot be reached), and unpublishes when destroyed. Services that peers created here
@@ -221,17 +242,10 @@ class Node {
   /// and drops the send). Runs on the node's actor.
   using signal_route = std::function<void(const std::string& sender, const caf::message& args)>;
 
-  /// Routes the sends of cluster signal `name` that peers make to `route`.
-  /// std::invalid_argument if the name is empty or taken on this node.
-  void add_signal_route(std::string name, signal_route route);
-
-  /// Stops routing `name` (sends that arrive later are dropped).
-  void remove_signal_route(const std::string& name) noexcept;
-
-  /// Sends (name, sender, args) to every node this one talks to (peer_names()); returns
-  /// how many. Fire and forget: at most once, no acknowledgement.
-  std::size_t broadcast_signal(const std::string& name, const std::string& sender,
-                               const caf::message& args) const;
+  /// Routes the sends of cluster signal `name` that peers make to `route`, for as long as
+  /// the returned SignalRoute lives. std::invalid_argument if the name is empty or taken on
+  /// this node.
+  SignalRoute route_signal(std::string name, signal_route route);
 
  private:
   template <class... Args>

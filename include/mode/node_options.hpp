@@ -55,11 +55,39 @@ struct NodeOptions {
   /// The deadline of each remote call (connect, spawn, start, stop, state). Default: 5 s.
   /// `--request-timeout`.
   Seconds request_timeout{5.0};
+
+  // -- TLS (CAF's openssl module) ----------------------------------------------------------
+  // All three files, or none. With them, every connection of the actor system, both ways,
+  // is TLS, and each side checks that the other's certificate comes from a CA of
+  // tls_ca_file: a node without a trusted certificate cannot connect, nor be connected to.
+  // The files are read again for each connection: keep them in place.
+
+  /// This node's certificate chain (PEM). Default: none (plain TCP). `--tls-certificate`.
+  std::string tls_certificate;
+  /// The certificate's private key (PEM). Default: none. `--tls-key`.
+  std::string tls_key;
+  /// The key's passphrase, if it is encrypted. Default: none. Set in code only (a
+  /// command line shows in `ps`).
+  std::string tls_key_passphrase;
+  /// The CA certificates (PEM) that peers' certificates must chain to. Default: none.
+  /// `--tls-ca-file`.
+  std::string tls_ca_file;
+  /// Listen, or connect to peers, beyond loopback over plain TCP. Default: false: a node
+  /// whose host or a peer is not a loopback address needs TLS. `--node-plain`.
+  bool plain_beyond_loopback = false;
+
+  /// True if the TLS files are given.
+  [[nodiscard]] bool uses_tls() const noexcept { return !tls_certificate.empty(); }
 };
 
+/// True for an address that only this machine reaches: 127.0.0.0/8, ::1, localhost.
+[[nodiscard]] bool is_loopback(std::string_view host) noexcept;
+
 /// Checks `opts`: a host, a positive heartbeat interval, a connection timeout longer than
-/// it, a positive request timeout. std::invalid_argument naming the field (and its
-/// command-line option) and quoting the value.
+/// it, a positive request timeout; the TLS files all or none, each readable, the key
+/// matching the certificate; plain TCP beyond loopback only with plain_beyond_loopback.
+/// std::invalid_argument naming the field (and its command-line option) and quoting the
+/// value.
 void validate(const NodeOptions& opts);
 
 }  // namespace mode
