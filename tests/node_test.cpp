@@ -25,6 +25,7 @@
 #include "child_process.hpp"
 #include "mode/errors.hpp"
 #include "mode/service.hpp"
+#include "mode/service_handle.hpp"
 #include "node_support.hpp"
 #include "test_support.hpp"
 
@@ -96,6 +97,42 @@ TEST_CASE("node: options that cannot work are errors naming the option" * doctes
   caf::actor_system sys{plain};
   CHECK_THROWS_WITH_AS(mode::Node(sys, quick_options("x")), doctest::Contains("configure_node"),
                        mode::NodeError);
+}
+
+namespace {
+
+/// Calls the node's blocking connect() from its own start, on its actor's thread.
+class BlockingCaller : public mode::Service {
+ public:
+  BlockingCaller(mode::Node& node, std::uint16_t port) : node_(node), port_(port) {}
+  mode::task<void> on_start() override {
+    try {
+      node_.connect({"127.0.0.1", port_});
+      refused = "no";
+    } catch (const std::logic_error& e) {
+      refused = e.what();
+    }
+    co_return;
+  }
+  std::string refused;  // read once the service stopped
+
+ private:
+  mode::Node& node_;
+  std::uint16_t port_;
+};
+
+}  // namespace
+
+TEST_CASE("node: its blocking calls are refused on an actor's thread" * doctest::timeout(60)) {
+  local_node a{quick_options("a")};
+  local_node b{quick_options("b")};
+  auto caller = std::make_shared<BlockingCaller>(*a.node, b.node->port());
+  mode::ServiceHandle h{*a.sys, caller};
+  h.start();
+  h.stop();
+  CHECK(caller->refused.find("was made on an actor's thread, where it would block the "
+                             "scheduler") != std::string::npos);
+  CHECK(a.node->peers().empty());
 }
 
 TEST_CASE("node: listens on 127.0.0.1 only by default; a port in use is an error naming it" *

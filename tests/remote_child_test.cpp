@@ -92,6 +92,27 @@ mode::ServiceNode held(const mode::ServiceHandle& sup, std::size_t index) {
   return tree.children[index];
 }
 
+/// A restart window of `max_restarts` within 60 s.
+mode::SupervisorOptions window_of(int max_restarts) {
+  mode::SupervisorOptions opts;
+  opts.max_restarts = max_restarts;
+  opts.over = mode::Seconds{60};
+  return opts;
+}
+
+/// Starts the supervisor `h` runs, expecting it to crash (maybe before its start returns),
+/// and returns what it crashed with.
+std::string crash_of(const mode::ServiceHandle& h) {
+  try {
+    h.start();
+  } catch (const std::exception&) {
+    // what it crashed with is in crash_reason()
+  }
+  REQUIRE(h.wait_until_stopped(mode::Seconds{30}));
+  CHECK(h.service()->state() == mode::ServiceState::crashed);
+  return mode::describe_exception(h.service()->crash_reason());
+}
+
 }  // namespace
 
 TEST_CASE("remote child: bad specs are errors naming what is wrong" * doctest::timeout(30)) {
@@ -118,10 +139,7 @@ TEST_CASE(
   counts->crashes_left = 2;
   hosting_node b{"b", counts};
   auto to_b = a.node->connect({"127.0.0.1", b.node->port()});
-  mode::SupervisorOptions opts;
-  opts.max_restarts = 10;
-  opts.over = mode::Seconds{60};
-  auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
+  auto sup = std::make_shared<mode::OneForOneSupervisor>(window_of(10));
   auto child = mode::RemoteChild::make({to_b}, "Flaky");
   sup->add(child);
   mode::ServiceHandle h{*a.sys, sup};
@@ -146,21 +164,11 @@ TEST_CASE("remote child: OneForAll restarts local and remote children; the windo
   auto counts = std::make_shared<flaky_counts>();
   hosting_node b{"b", counts};
   auto to_b = a.node->connect({"127.0.0.1", b.node->port()});
-  mode::SupervisorOptions opts;
-  opts.max_restarts = 2;
-  opts.over = mode::Seconds{60};
-  auto sup = std::make_shared<mode::OneForAllSupervisor>(opts);
+  auto sup = std::make_shared<mode::OneForAllSupervisor>(window_of(2));
   sup->add(mode::RemoteChild::make({to_b}, "Flaky"));
   sup->add(mode::RemoteChild::make({to_b}, "Crasher"));
   mode::ServiceHandle h{*a.sys, sup};
-  try {
-    h.start();
-  } catch (const std::exception&) {
-    // the supervisor may crash before its start returns: what it crashed with is below
-  }
-  REQUIRE(h.wait_until_stopped(mode::Seconds{30}));
-  CHECK(sup->state() == mode::ServiceState::crashed);
-  auto why = mode::describe_exception(sup->crash_reason());
+  auto why = crash_of(h);
   CAPTURE(why);
   CHECK(why.find("mode::MaxRestartsExceeded: more than 2 restarts within ") == 0);
   CHECK(why.find("; last crash: Crasher@b <- node b: Crasher <- std::runtime_error: boom") !=
@@ -175,18 +183,10 @@ TEST_CASE("remote child: a type no node of the set has is a crash naming each no
   local_node a{quick_options("a")};
   hosting_node b{"b", std::make_shared<flaky_counts>()};
   auto to_b = a.node->connect({"127.0.0.1", b.node->port()});
-  mode::SupervisorOptions opts;
-  opts.max_restarts = 1;
-  opts.over = mode::Seconds{60};
-  auto sup = std::make_shared<mode::OneForOneSupervisor>(opts);
+  auto sup = std::make_shared<mode::OneForOneSupervisor>(window_of(1));
   sup->add(mode::RemoteChild::make({to_b}, "Nope"));
   mode::ServiceHandle h{*a.sys, sup};
-  try {
-    h.start();
-  } catch (const std::exception&) {
-  }
-  REQUIRE(h.wait_until_stopped(mode::Seconds{30}));
-  auto why = mode::describe_exception(sup->crash_reason());
+  auto why = crash_of(h);
   CAPTURE(why);
   CHECK(why.find("mode::MaxRestartsExceeded") == 0);
   CHECK(why.find(
@@ -194,6 +194,29 @@ TEST_CASE("remote child: a type no node of the set has is a crash naming each no
         std::string::npos);
   CHECK(why.find("no service type 'Nope' is registered (known: Crasher, Flaky)") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "remote child across processes: OneForAll over a node process; the window ends it with "
+    "the remote chain" *
+    doctest::timeout(120)) {
+  mode::testing::child_process b{MODE_NODE_FIXTURE, {"b", "", "0.1", "1.0"}};
+  auto b_port = fixture_port(b, "b");
+  local_node a{quick_options("a")};
+  auto to_b = a.node->connect({"127.0.0.1", b_port});
+  auto sup = std::make_shared<mode::OneForAllSupervisor>(window_of(2));
+  auto fetcher = mode::RemoteChild::make({to_b}, "Fetcher", std::string{"u"});
+  sup->add(fetcher);
+  sup->add(mode::RemoteChild::make({to_b}, "Crasher", std::string{"remote boom"}));
+  mode::ServiceHandle h{*a.sys, sup};
+  auto why = crash_of(h);
+  CAPTURE(why);
+  CHECK(why.find("mode::MaxRestartsExceeded: more than 2 restarts within ") == 0);
+  CHECK(why.find("; last crash: Crasher@b <- node b: Crasher <- std::runtime_error: remote boom") !=
+        std::string::npos);
+  CHECK(fetcher->current_node().empty());  // stopped with the group, on node b too
+  b.signal(SIGTERM);
+  CHECK(b.wait_exit(30s) == 0);
 }
 
 TEST_CASE(
