@@ -14,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -35,6 +36,8 @@ struct flaky_counts {
   std::atomic<int> crashes_left{0};  ///< this many of them crash soon after starting
   std::atomic<int> started{0};
   std::atomic<int> running{0};  ///< started and not stopped yet
+  std::atomic<int> alive{0};    ///< built and not destroyed yet
+  std::atomic<int> built{0};
 };
 
 /// Runs until stopped, unless it is one of the first `crashes_left`: those throw from a
@@ -42,6 +45,8 @@ struct flaky_counts {
 class Flaky : public mode::Service {
  public:
   explicit Flaky(std::shared_ptr<flaky_counts> counts) : counts_(std::move(counts)) {
+    ++counts_->alive;
+    ++counts_->built;
     add_task("work", [this]() -> mode::task<void> {
       co_await sleep(0.02);
       if (doomed_)
@@ -50,6 +55,7 @@ class Flaky : public mode::Service {
         co_await sleep(3600.0);
     });
   }
+  ~Flaky() override { --counts_->alive; }
   std::string label() const override { return "Flaky"; }
   mode::task<void> on_started() override {
     doomed_ = counts_->crashes_left.fetch_sub(1) > 0;
@@ -176,6 +182,30 @@ TEST_CASE("remote child: OneForAll restarts local and remote children; the windo
   // Every restart of all also restarted the healthy remote child; none is left running.
   CHECK(counts->started >= 2);
   CHECK(eventually([&] { return counts->running == 0; }, 10s));
+}
+
+TEST_CASE("remote child: a stop while its remote start is in flight leaves nothing running" *
+          doctest::timeout(60)) {
+  local_node a{quick_options("a")};
+  auto counts = std::make_shared<flaky_counts>();
+  hosting_node b{"b", counts};
+  // Building takes a while: the stop arrives while the spawn is in flight.
+  b.node->register_factory("Slow", "", [counts](const caf::message&) {
+    std::this_thread::sleep_for(300ms);
+    return std::make_shared<Flaky>(counts);
+  });
+  auto to_b = a.node->connect({"127.0.0.1", b.node->port()});
+  auto sup = std::make_shared<mode::OneForOneSupervisor>();
+  sup->add(mode::RemoteChild::make({to_b}, "Slow"));
+  mode::ServiceHandle h{*a.sys, sup};
+  h.send_start();
+  std::this_thread::sleep_for(100ms);
+  h.stop();
+  REQUIRE(h.wait_until_stopped(mode::Seconds{30}));
+  // Whatever node b built for it ends there, started or not: nothing is left behind (at the
+  // latest once b's request timeout passed after the owner went).
+  REQUIRE(eventually([&] { return counts->built == 1; }, 10s));  // b did build one
+  CHECK(eventually([&] { return counts->alive == 0 && counts->running == 0; }, 20s));
 }
 
 TEST_CASE("remote child: a type no node of the set has is a crash naming each node's answer" *
