@@ -91,9 +91,19 @@ TEST_CASE("cluster signal: bad names and sends that do not fit are errors, never
       },
       10s));
   CHECK(log.events().empty());
-  // b still hears a send that fits, from itself.
+  // b still hears a send that fits, from itself; on a, where it does not fit, it is dropped.
   wrong_on_b.send_nowait("b", "fine");
   CHECK(log.events() == std::vector<std::string>{"b fine"});
+  // (Waited for before the capture ends: it must not change its logger's sinks while a
+  // node's actor logs.)
+  CHECK(eventually(
+      [&] {
+        return warnings.contains(
+            "Node a: dropped a send of cluster signal 'orders' from a peer: "
+            "std::invalid_argument: its arguments (\"fine\") do not fit "
+            "(int)");
+      },
+      10s));
   // A name no ClusterSignal has on the peer is nobody's there: dropped without a word.
   mode::ClusterSignal<int> only_on_a{*a.node, "nobody-else"};
   CHECK(only_on_a.send_nowait("x", 1) == 1);
