@@ -59,7 +59,7 @@ caf::error call_remote(const caf::actor& target, Seconds timeout, caf::message m
   caf::error failure;
   caf::scoped_actor self{sys};
   // The helper answers by the deadline; the margin is for a machine under load.
-  self->request(helper, detail::remote_deadline(Seconds{timeout.count() * 2 + 5.0}),
+  self->request(helper, detail::remote_deadline(detail::helper_deadline(timeout)),
                 detail::remote_call_atom::value)
       .receive([&](Ts&... xs) { on_reply(xs...); },
                [&](caf::error& err) { failure = std::move(err); });
@@ -113,8 +113,13 @@ struct node_state {
   };
   std::map<std::string, registered> types;
   std::map<std::string, RemoteNode> peers;  // by to_string() of the address
-  // Nodes that connected to this one (their hello named them), by their node actor.
-  std::map<caf::actor_addr, std::pair<caf::actor, std::string>> inbound;
+  // Every node this one talks to, by its node actor: the peers it connected to and those
+  // that connected to it (their hello named them). Cluster signals go to these.
+  struct talking_to {
+    caf::actor node;
+    std::string name;
+  };
+  std::map<caf::actor_addr, talking_to> nodes;
   std::map<std::string, Node::signal_route> signals;  // cluster-wide signals, by name
 
   // Touched on the node actor only: the services peers made here, by actor id.
@@ -236,12 +241,9 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
     if (owner)
       return;
     std::lock_guard<std::mutex> guard{st->mtx};
-    if (auto i = st->inbound.find(dm.source); i != st->inbound.end()) {
-      node_log()->info("Node {}: peer {} (it connected here) went: {}", st->opts.name,
-                       i->second.second, caf::to_string(dm.reason));
-      st->inbound.erase(i);
-      // it may be an outbound peer too: go on
-    }
+    if (st->nodes.erase(dm.source) > 0)
+      node_log()->info("Node {}: a node it talked to went: {}", st->opts.name,
+                       caf::to_string(dm.reason));
     // Every entry of it: a node may have been reached under two spellings of its address.
     for (auto i = st->peers.begin(); i != st->peers.end();) {
       if (i->second.actor().address() != dm.source) {
@@ -269,7 +271,7 @@ caf::behavior node_actor(caf::event_based_actor* self, std::weak_ptr<detail::nod
         if (caller) {
           self->monitor(caller);
           std::lock_guard<std::mutex> guard{st->mtx};
-          st->inbound[caller.address()] = {caller, caller_name};
+          st->nodes[caller.address()] = {caller, caller_name};
         }
         return {st->opts.name, st->type_names()};
       },
@@ -467,6 +469,7 @@ RemoteNode Node::connect(const PeerAddress& peer) {
   {
     std::lock_guard<std::mutex> guard{state_->mtx};
     result = state_->peers.try_emplace(key, std::move(remote)).first->second;
+    state_->nodes[result.actor().address()] = {result.actor(), result.name()};
   }
   // After the entry exists: the down message of a peer lost at once must find it.
   caf::anon_send(state_->actor, detail::node_watch_atom::value, *proxy);
@@ -505,28 +508,22 @@ std::size_t SignalRoute::broadcast(const std::string& sender, const caf::message
   std::vector<caf::actor> targets;
   {
     std::lock_guard<std::mutex> guard{st->mtx};
-    auto add = [&](const caf::actor& node) {
-      if (std::none_of(targets.begin(), targets.end(),
-                       [&](const caf::actor& t) { return t.address() == node.address(); }))
-        targets.push_back(node);
-    };
-    for (const auto& [key, peer] : st->peers)
-      add(peer.actor());
-    for (const auto& [addr, peer] : st->inbound)
-      add(peer.first);
+    targets.reserve(st->nodes.size());
+    for (const auto& [addr, n] : st->nodes)
+      targets.push_back(n.node);
   }
+  // One message for all of them: CAF shares it (copy on write).
+  auto msg = caf::make_message(detail::node_signal_atom::value, name_, sender, args);
   for (const auto& t : targets)
-    caf::anon_send(t, detail::node_signal_atom::value, name_, sender, args);
+    caf::anon_send(t, msg);
   return targets.size();
 }
 
 std::vector<std::string> Node::peer_names() const {
   std::lock_guard<std::mutex> guard{state_->mtx};
   std::set<std::string> names;
-  for (const auto& [key, peer] : state_->peers)
-    names.insert(peer.name());
-  for (const auto& [addr, peer] : state_->inbound)
-    names.insert(peer.second);
+  for (const auto& [addr, n] : state_->nodes)
+    names.insert(n.name);
   return {names.begin(), names.end()};
 }
 

@@ -23,6 +23,12 @@ using remote_call_atom = caf::atom_constant<caf::atom("m_rcall")>;
 /// CAF's deadline for a remote call of `timeout` (milliseconds, rounded up).
 caf::duration remote_deadline(Seconds timeout);
 
+/// How long to wait for a helper of a call of `timeout`: it answers by `timeout`; the
+/// margin is for a machine under load.
+inline Seconds helper_deadline(Seconds timeout) {
+  return Seconds{timeout.count() * 2 + 5.0};
+}
+
 /// How a remote call's helper answers: as the target did (its reply, or its error), or
 /// with the pair (error, reply as a message) for a caller that takes errors as values.
 enum class remote_answer { as_target, error_and_reply };

@@ -46,9 +46,8 @@ task<remote_outcome> remote_call(detail::service_actor& self, caf::actor target,
       self.home_system(), std::move(target), timeout, std::move(msg));
   remote_outcome out;
   try {
-    // The helper answers by `timeout`; the margin is for a machine under load.
     auto [err, reply] = co_await request<std::tuple<caf::error, caf::message>>(
-        helper, Seconds{timeout.count() * 2 + 5.0}, detail::remote_call_atom::value);
+        helper, detail::helper_deadline(timeout), detail::remote_call_atom::value);
     out = {std::move(err), std::move(reply)};
   } catch (const TimeoutError&) {
     out.error = caf::sec::request_timeout;
