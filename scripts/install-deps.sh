@@ -18,6 +18,8 @@ packages=(
   libsystemd-dev             # sd_notify: READY/STOPPING/WATCHDOG/STATUS under systemd
   libcpp-httplib-dev         # the Worker's HTTP endpoint: metrics, health, status page
   chromium                   # headless, for the status page's test
+  libssl-dev                 # OpenSSL headers: nodes check their TLS files before CAF reads them
+  openssl                    # the openssl tool: the TLS tests make their certificates
   netcat-openbsd             # nc, used by the console tests
   ca-certificates            # apt over https, should the sources use it
 )
